@@ -1,0 +1,392 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/actlog/actlog/internal/event"
+	"github.com/actlog/actlog/internal/ingest"
+)
+
+// Duration is a time.Duration written as "2s", "30m", "168h".
+type Duration time.Duration
+
+// UnmarshalYAML reads a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 2s or 30m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Config is the whole configuration of every role, as read from the YAML
+// file, then ACTLOG_* environment variables, then flags (later wins).
+type Config struct {
+	Listen     string         `yaml:"listen"`
+	DataDir    string         `yaml:"data_dir"`
+	AdminToken string         `yaml:"admin_token"`
+	Log        LogConfig      `yaml:"log"`
+	Sources    []SourceConfig `yaml:"sources"`
+	Ingest     IngestConfig   `yaml:"ingest"`
+	Store      StoreConfig    `yaml:"store"`
+	SQL        SQLConfig      `yaml:"sql"`
+	HTTP       HTTPConfig     `yaml:"http"`
+}
+
+// LogConfig selects the log format and level.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// SourceConfig is one source and its write key.
+type SourceConfig struct {
+	Name           string   `yaml:"name"`
+	WriteKey       string   `yaml:"write_key"`
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	RateLimit      float64  `yaml:"rate_limit"` // events/s; 0 takes ingest.rate_limit
+	RateBurst      int      `yaml:"rate_burst"`
+}
+
+// IngestConfig holds the limits of the tracking API.
+type IngestConfig struct {
+	MaxRequestBytes int64    `yaml:"max_request_bytes"`
+	MaxEventBytes   int      `yaml:"max_event_bytes"`
+	MaxBatchEvents  int      `yaml:"max_batch_events"`
+	MaxEventName    int      `yaml:"max_event_name"`
+	CommitTimeout   Duration `yaml:"commit_timeout"`
+	RetryAfter      Duration `yaml:"retry_after"`
+	RateLimit       float64  `yaml:"rate_limit"` // default events/s per write key; 0 = unlimited
+	RateBurst       int      `yaml:"rate_burst"`
+	TrustedProxies  []string `yaml:"trusted_proxies"`
+	KeepIP          bool     `yaml:"keep_ip"`
+	MaxFuture       Duration `yaml:"max_future"`
+	MaxPast         Duration `yaml:"max_past"`
+}
+
+// StoreConfig tunes the DuckDB store.
+type StoreConfig struct {
+	DedupeWindow   Duration `yaml:"dedupe_window"`
+	DedupeMaxIDs   int      `yaml:"dedupe_max_ids"`
+	SessionTimeout Duration `yaml:"session_timeout"`
+	MemoryLimit    string   `yaml:"memory_limit"`
+	Threads        int      `yaml:"threads"`
+}
+
+// SQLConfig bounds the read-only SQL API.
+type SQLConfig struct {
+	MaxRows int      `yaml:"max_rows"`
+	Timeout Duration `yaml:"timeout"`
+}
+
+// HTTPConfig holds the server's timeouts.
+type HTTPConfig struct {
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`
+	WriteTimeout      Duration `yaml:"write_timeout"`
+	IdleTimeout       Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
+	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
+}
+
+func defaultConfig() Config {
+	return Config{
+		Listen:  "127.0.0.1:8080",
+		DataDir: "actlog-data",
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Ingest: IngestConfig{
+			MaxRequestBytes: 512 << 10,
+			MaxEventBytes:   32 << 10,
+			MaxBatchEvents:  2500,
+			MaxEventName:    event.DefaultMaxEventName,
+			CommitTimeout:   Duration(2 * time.Second),
+			RetryAfter:      Duration(time.Second),
+			RateLimit:       0,
+			MaxFuture:       Duration(10 * time.Minute),
+			MaxPast:         Duration(30 * 24 * time.Hour),
+		},
+		Store: StoreConfig{
+			DedupeWindow:   Duration(7 * 24 * time.Hour),
+			DedupeMaxIDs:   100_000_000,
+			SessionTimeout: Duration(30 * time.Minute),
+		},
+		SQL: SQLConfig{MaxRows: 10_000, Timeout: Duration(30 * time.Second)},
+		HTTP: HTTPConfig{
+			ReadHeaderTimeout: Duration(5 * time.Second),
+			ReadTimeout:       Duration(30 * time.Second),
+			WriteTimeout:      Duration(60 * time.Second),
+			IdleTimeout:       Duration(120 * time.Second),
+			ShutdownTimeout:   Duration(30 * time.Second),
+			MaxHeaderBytes:    64 << 10,
+		},
+	}
+}
+
+// loadConfig builds the configuration: defaults, then the YAML file (if
+// path is not empty), then ACTLOG_* variables of env, then the --set
+// overrides (key.path=value), then validation.
+func loadConfig(path string, env []string, sets []string) (Config, error) {
+	cfg := defaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	keys := configKeys(reflect.ValueOf(&cfg).Elem(), "")
+	for _, kv := range env {
+		name, val, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "ACTLOG_") {
+			continue
+		}
+		key := strings.ToLower(strings.TrimPrefix(name, "ACTLOG_"))
+		f, ok := keys[key]
+		if !ok {
+			return cfg, fmt.Errorf("environment variable %s is not a configuration key", name)
+		}
+		if err := setField(f, val); err != nil {
+			return cfg, fmt.Errorf("environment variable %s: %w", name, err)
+		}
+	}
+	for _, s := range sets {
+		k, val, ok := strings.Cut(s, "=")
+		if !ok {
+			return cfg, fmt.Errorf("--set %q: want key=value", s)
+		}
+		f, ok := keys[strings.ReplaceAll(strings.ToLower(k), ".", "_")]
+		if !ok {
+			return cfg, fmt.Errorf("--set %s: not a configuration key", k)
+		}
+		if err := setField(f, val); err != nil {
+			return cfg, fmt.Errorf("--set %s: %w", k, err)
+		}
+	}
+	return cfg, cfg.validate()
+}
+
+// configKeys maps "ingest_commit_timeout"-style names to the scalar fields
+// of the configuration; lists of structs (sources) are file-only.
+func configKeys(v reflect.Value, prefix string) map[string]reflect.Value {
+	out := map[string]reflect.Value{}
+	t := v.Type()
+	for i := range t.NumField() {
+		name := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if prefix != "" {
+			name = prefix + "_" + name
+		}
+		f := v.Field(i)
+		switch {
+		case f.Kind() == reflect.Struct:
+			for k, sub := range configKeys(f, name) {
+				out[k] = sub
+			}
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct:
+		default:
+			out[name] = f
+		}
+	}
+	return out
+}
+
+func setField(f reflect.Value, s string) error {
+	switch f.Interface().(type) {
+	case Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 2s or 30m", s)
+		}
+		f.Set(reflect.ValueOf(Duration(d)))
+		return nil
+	case []string:
+		var parts []string
+		for p := range strings.SplitSeq(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		f.Set(reflect.ValueOf(parts))
+		return nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", s)
+		}
+		f.SetInt(n)
+	case reflect.Float64:
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		f.SetFloat(n)
+	default:
+		return fmt.Errorf("cannot be set from text")
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Listen == "" {
+		bad("listen must not be empty")
+	}
+	if c.DataDir == "" {
+		bad("data_dir must not be empty")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format %q: want text or json", c.Log.Format)
+	}
+	names, keys := map[string]bool{}, map[string]bool{}
+	for i, s := range c.Sources {
+		if s.Name == "" {
+			bad("sources[%d]: name is required", i)
+		}
+		if len(s.WriteKey) < 8 {
+			bad("sources[%d] (%s): write_key must have at least 8 characters", i, s.Name)
+		}
+		if names[s.Name] {
+			bad("sources[%d]: name %q used twice", i, s.Name)
+		}
+		if keys[s.WriteKey] {
+			bad("sources[%d] (%s): write_key used by another source", i, s.Name)
+		}
+		names[s.Name], keys[s.WriteKey] = true, true
+		if s.RateLimit < 0 || s.RateBurst < 0 {
+			bad("sources[%d] (%s): rate_limit and rate_burst must not be negative", i, s.Name)
+		}
+		for _, o := range s.AllowedOrigins {
+			if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+				bad("sources[%d] (%s): allowed origin %q must be * or start with http:// or https://", i, s.Name, o)
+			}
+		}
+	}
+	in := c.Ingest
+	if in.MaxRequestBytes < 1024 {
+		bad("ingest.max_request_bytes must be at least 1024")
+	}
+	if in.MaxEventBytes < 256 || int64(in.MaxEventBytes) > in.MaxRequestBytes {
+		bad("ingest.max_event_bytes must be between 256 and ingest.max_request_bytes")
+	}
+	if in.MaxBatchEvents < 1 {
+		bad("ingest.max_batch_events must be at least 1")
+	}
+	if in.MaxEventName < 1 {
+		bad("ingest.max_event_name must be at least 1")
+	}
+	if in.CommitTimeout <= 0 || in.RetryAfter <= 0 || in.MaxFuture <= 0 || in.MaxPast <= 0 {
+		bad("ingest durations must be positive")
+	}
+	if in.RateLimit < 0 || in.RateBurst < 0 {
+		bad("ingest.rate_limit and ingest.rate_burst must not be negative")
+	}
+	for _, p := range in.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			bad("ingest.trusted_proxies: %v", err)
+		}
+	}
+	if c.Store.DedupeWindow < Duration(time.Minute) {
+		bad("store.dedupe_window must be at least 1m")
+	}
+	if c.Store.DedupeMaxIDs < 1000 {
+		bad("store.dedupe_max_ids must be at least 1000")
+	}
+	if c.Store.SessionTimeout < Duration(time.Minute) {
+		bad("store.session_timeout must be at least 1m")
+	}
+	if c.Store.Threads < 0 {
+		bad("store.threads must not be negative")
+	}
+	if c.SQL.MaxRows < 1 || c.SQL.Timeout <= 0 {
+		bad("sql.max_rows and sql.timeout must be positive")
+	}
+	h := c.HTTP
+	if h.ReadHeaderTimeout <= 0 || h.ReadTimeout <= 0 || h.WriteTimeout <= 0 || h.IdleTimeout <= 0 || h.ShutdownTimeout <= 0 {
+		bad("http timeouts must be positive")
+	}
+	if h.MaxHeaderBytes < 4096 {
+		bad("http.max_header_bytes must be at least 4096")
+	}
+	return errors.Join(errs...)
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither an address nor a CIDR prefix", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// ingestOptions turns the configuration into the ingest package's options.
+func (c *Config) ingestOptions() ingest.Options {
+	o := ingest.Options{
+		MaxRequestBytes: c.Ingest.MaxRequestBytes,
+		MaxBatchEvents:  c.Ingest.MaxBatchEvents,
+		CommitTimeout:   time.Duration(c.Ingest.CommitTimeout),
+		RetryAfter:      time.Duration(c.Ingest.RetryAfter),
+		Enrich: ingest.EnrichOptions{
+			KeepIP:        c.Ingest.KeepIP,
+			MaxFuture:     time.Duration(c.Ingest.MaxFuture),
+			MaxPast:       time.Duration(c.Ingest.MaxPast),
+			MaxEventBytes: c.Ingest.MaxEventBytes,
+			Limits:        event.Limits{MaxEventName: c.Ingest.MaxEventName},
+		},
+	}
+	for _, p := range c.Ingest.TrustedProxies {
+		pp, _ := parsePrefix(p)
+		o.TrustedProxies = append(o.TrustedProxies, pp)
+	}
+	for _, s := range c.Sources {
+		src := ingest.Source{Name: s.Name, WriteKey: s.WriteKey, AllowedOrigins: s.AllowedOrigins, RateLimit: s.RateLimit, RateBurst: s.RateBurst}
+		if src.RateLimit == 0 {
+			src.RateLimit, src.RateBurst = c.Ingest.RateLimit, c.Ingest.RateBurst
+		}
+		o.Sources = append(o.Sources, src)
+	}
+	return o
+}
+
+func randomToken(prefix string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}

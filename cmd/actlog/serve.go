@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/actlog/actlog/internal/ingest"
+	"github.com/actlog/actlog/internal/loadgen"
+	"github.com/actlog/actlog/internal/store"
+	"github.com/actlog/actlog/internal/web"
+)
+
+var _ ingest.Sink = (*store.Store)(nil)
+
+func serveCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file")
+	listen := fs.String("listen", "", "address to listen on (config: listen)")
+	dataDir := fs.String("data-dir", "", "data directory (config: data_dir)")
+	adminToken := fs.String("admin-token", "", "admin token for /api/v1 (config: admin_token; prefer ACTLOG_ADMIN_TOKEN)")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (config: log.level)")
+	logFormat := fs.String("log-format", "", "text or json (config: log.format)")
+	demo := fs.Bool("demo", false, "also send simulated e-book app traffic to this server")
+	demoRate := fs.Float64("demo-rate", 5, "requests per second of --demo traffic")
+	var sets stringList
+	fs.Var(&sets, "set", "override any configuration key: --set ingest.commit_timeout=3s (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	for name, v := range map[string]string{"listen": *listen, "data_dir": *dataDir, "admin_token": *adminToken, "log.level": *logLevel, "log.format": *logFormat} {
+		if v != "" {
+			sets = append(sets, name+"="+v)
+		}
+	}
+	cfg, err := loadConfig(*configPath, env, sets)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.Log)
+
+	generatedToken := false
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = randomToken("adm_")
+		generatedToken = true
+	}
+	demoSource := false
+	if len(cfg.Sources) == 0 {
+		cfg.Sources = []SourceConfig{{Name: "demo", WriteKey: randomToken("wk_"), AllowedOrigins: []string{"*"}}}
+		demoSource = true
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	st, err := store.Open(ctx, store.Options{
+		Dir:            cfg.DataDir,
+		DedupeWindow:   time.Duration(cfg.Store.DedupeWindow),
+		DedupeMaxIDs:   cfg.Store.DedupeMaxIDs,
+		SessionTimeout: time.Duration(cfg.Store.SessionTimeout),
+		MemoryLimit:    cfg.Store.MemoryLimit,
+		Threads:        cfg.Store.Threads,
+		Logger:         log.With("component", "store"),
+		Registerer:     reg,
+	})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+
+	ing, err := ingest.New(st, log.With("component", "ingest"), reg, cfg.ingestOptions())
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	api, err := web.New(st, log.With("component", "web"), web.Options{
+		AdminToken:   cfg.AdminToken,
+		MaxRows:      cfg.SQL.MaxRows,
+		QueryTimeout: time.Duration(cfg.SQL.Timeout),
+		Ready:        st.Ready,
+	})
+	if err != nil {
+		return fmt.Errorf("web: %w", err)
+	}
+	mux := http.NewServeMux()
+	ing.Register(mux)
+	api.Register(mux)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout),
+		ReadTimeout:       time.Duration(cfg.HTTP.ReadTimeout),
+		WriteTimeout:      time.Duration(cfg.HTTP.WriteTimeout),
+		IdleTimeout:       time.Duration(cfg.HTTP.IdleTimeout),
+		MaxHeaderBytes:    cfg.HTTP.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	base := "http://" + ln.Addr().String()
+	log.Info("actlog serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
+	printBanner(stdout, base, cfg, generatedToken, demoSource)
+
+	// The demo traffic is owned here and stopped before the server.
+	demoCtx, stopDemo := context.WithCancel(ctx)
+	demoDone := make(chan struct{})
+	if *demo {
+		go func() {
+			defer close(demoDone)
+			_, err := loadgen.Run(demoCtx, loadgen.Options{
+				URL: base, WriteKey: cfg.Sources[0].WriteKey, Rate: *demoRate,
+				Duration: 365 * 24 * time.Hour, Users: 200, Seed: time.Now().UnixNano(), Batch: 10,
+				DuplicateRate: 0.01, InvalidRate: 0.002,
+			})
+			if err != nil && demoCtx.Err() == nil {
+				log.Error("demo traffic stopped", "err", err)
+			}
+		}()
+	} else {
+		close(demoDone)
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	select {
+	case sig := <-sigs:
+		log.Info("shutting down: draining requests, committing, closing the store", "signal", sig.String())
+	case err := <-serveErr:
+		stopDemo()
+		<-demoDone
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// A second signal exits at once.
+	go func() {
+		if sig, ok := <-sigs; ok {
+			log.Warn("second signal: exiting without draining", "signal", sig.String())
+			os.Exit(1)
+		}
+	}()
+
+	// Order: fail readiness → stop demo traffic → stop accepting and finish
+	// in-flight requests (each waits for its commit) → close the store
+	// (deferred: commits what is queued, checkpoints, closes).
+	api.Drain()
+	stopDemo()
+	<-demoDone
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.HTTP.ShutdownTimeout))
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("serve", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func printBanner(w io.Writer, base string, cfg Config, generatedToken, demoSource bool) {
+	fmt.Fprintf(w, "\nactlog %s is running (data in %s)\n\n", version, cfg.DataDir)
+	for _, s := range cfg.Sources {
+		note := ""
+		if demoSource {
+			note = " (demo source: configure sources in actlog.yaml)"
+		}
+		fmt.Fprintf(w, "  source %-12s write key %s%s\n", s.Name, s.WriteKey, note)
+	}
+	tokenNote := ""
+	if generatedToken {
+		tokenNote = " (generated for this run: set admin_token or ACTLOG_ADMIN_TOKEN to keep one)"
+	}
+	fmt.Fprintf(w, "  admin token          %s%s\n\n", cfg.AdminToken, tokenNote)
+	fmt.Fprintf(w, "  send events   curl -u %s: -H 'Content-Type: application/json' \\\n", cfg.Sources[0].WriteKey)
+	fmt.Fprintf(w, "                  -d '{\"batch\":[{\"type\":\"track\",\"event\":\"hello\",\"anonymousId\":\"a1\"}]}' %s/v1/batch\n", base)
+	fmt.Fprintf(w, "  query         curl -H 'Authorization: Bearer %s' \\\n", cfg.AdminToken)
+	fmt.Fprintf(w, "                  -d '{\"sql\":\"SELECT event, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC\"}' %s/api/v1/sql\n", base)
+	fmt.Fprintf(w, "  metrics       %s/metrics    health %s/healthz  %s/readyz\n\n", base, base, base)
+}

@@ -1,0 +1,93 @@
+package event
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Type is the Segment message type of an event.
+type Type string
+
+// The message types actlog accepts.
+const (
+	Track    Type = "track"
+	Page     Type = "page"
+	Screen   Type = "screen"
+	Identify Type = "identify"
+	Group    Type = "group"
+	Alias    Type = "alias"
+)
+
+// Event names given to page and screen calls.
+const (
+	PageView   = "page_view"
+	ScreenView = "screen_view"
+)
+
+// ParseType returns the Type named s, and false when s is not a known type.
+func ParseType(s string) (Type, bool) {
+	switch t := Type(s); t {
+	case Track, Page, Screen, Identify, Group, Alias:
+		return t, true
+	}
+	return "", false
+}
+
+// Event is the canonical event: the columns of the events table (DESIGN §4).
+// Empty strings are stored as NULL; a zero Seq means the client sent none.
+type Event struct {
+	EventID     string
+	Source      string
+	Type        Type
+	Event       string
+	AnonymousID string
+	UserID      string
+	SessionID   string
+	Seq         int64
+
+	TS         time.Time // corrected time
+	ClientTS   time.Time // the client's timestamp as sent (zero if none)
+	SentAt     time.Time // the client's sentAt (zero if none)
+	ReceivedAt time.Time // when actlog received the request
+
+	PageURL    string
+	PagePath   string
+	PageTitle  string
+	Referrer   string
+	ScreenName string
+
+	Section string
+	Banner  string
+
+	UTMSource   string
+	UTMMedium   string
+	UTMCampaign string
+	UTMTerm     string
+	UTMContent  string
+
+	DeviceType string
+	OS         string
+	Browser    string
+	IP         string
+
+	Properties json.RawMessage // a JSON object, never nil once enriched
+	Context    json.RawMessage // a JSON object, never nil once enriched
+}
+
+// Rejected is an incoming event that failed validation, kept for inspection
+// in the rejected table.
+type Rejected struct {
+	ReceivedAt time.Time
+	Source     string
+	Index      int    // position in the request's batch
+	MessageID  string // as sent, may be empty
+	Reason     string
+	Raw        []byte // the event's JSON as received (truncated to the event limit)
+}
+
+// Batch is what one ingest request hands to a sink: the events to store and
+// the rejected ones to keep.
+type Batch struct {
+	Events   []Event
+	Rejected []Rejected
+}

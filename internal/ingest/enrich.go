@@ -1,0 +1,456 @@
+package ingest
+
+import (
+	"bytes"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mssola/useragent"
+	"github.com/valyala/fastjson"
+
+	"github.com/actlog/actlog/internal/event"
+)
+
+// EnrichOptions control how a Segment message becomes a canonical event.
+type EnrichOptions struct {
+	// KeepIP stores the full client IP; by default IPv4 loses its last octet
+	// and IPv6 everything after the /48.
+	KeepIP bool
+	// MaxFuture and MaxPast bound a corrected timestamp around the receive
+	// time; a timestamp outside is clamped to the receive time and flagged in
+	// context.actlog.ts_clamped. Defaults: 10 minutes and 30 days.
+	MaxFuture, MaxPast time.Duration
+	// MaxEventBytes bounds one event's JSON (default 32 KiB).
+	MaxEventBytes int
+	Limits        event.Limits
+}
+
+func (o *EnrichOptions) setDefaults() {
+	if o.MaxFuture <= 0 {
+		o.MaxFuture = 10 * time.Minute
+	}
+	if o.MaxPast <= 0 {
+		o.MaxPast = 30 * 24 * time.Hour
+	}
+	if o.MaxEventBytes <= 0 {
+		o.MaxEventBytes = 32 << 10
+	}
+}
+
+// meta is what the request, not the message, says about every event.
+type meta struct {
+	source      string
+	receivedAt  time.Time
+	sentAt      time.Time // batch-level sentAt
+	context     *fastjson.Value
+	ip          netip.Addr // client address (after trusted proxies)
+	userAgent   string     // User-Agent header
+	routeType   event.Type
+	scratch     []byte
+	propsArena  fastjson.Arena
+	uaCache     *uaCache
+	opts        *EnrichOptions
+	anonymiseIP bool
+}
+
+// build turns one parsed message into a canonical event.
+func (md *meta) build(v *fastjson.Value) (event.Event, error) {
+	var e event.Event
+	m, err := readMessage(v, md.routeType)
+	if err != nil {
+		return e, err
+	}
+	e.Type = m.typ
+	e.EventID = m.messageID
+	if e.EventID == "" {
+		e.EventID = newMessageID()
+	}
+	e.Source = md.source
+	e.AnonymousID = m.anonymousID
+	e.UserID = m.userID
+	e.ReceivedAt = md.receivedAt
+
+	ctx := m.context
+	if ctx == nil {
+		ctx = md.context
+	}
+	props := m.properties
+	switch m.typ {
+	case event.Track:
+		e.Event = m.eventName
+	case event.Page:
+		e.Event = event.PageView
+	case event.Screen:
+		e.Event = event.ScreenView
+		e.ScreenName = m.name
+		if e.ScreenName == "" {
+			e.ScreenName = str(props, "name")
+		}
+	case event.Identify, event.Group:
+		e.Event = string(m.typ)
+		props = m.traits
+		if props == nil && ctx != nil {
+			if t := ctx.Get("traits"); t != nil && t.Type() == fastjson.TypeObject {
+				props = t
+			}
+		}
+	case event.Alias:
+		e.Event = string(m.typ)
+	}
+
+	// Where it happened: context.page, then (for page calls) properties.
+	if ctx != nil {
+		if p := ctx.Get("page"); p != nil && p.Type() == fastjson.TypeObject {
+			e.PageURL = str(p, "url")
+			e.PagePath = str(p, "path")
+			e.PageTitle = str(p, "title")
+			e.Referrer = str(p, "referrer")
+		}
+	}
+	if props != nil {
+		fill(&e.PageURL, props, "url")
+		fill(&e.PagePath, props, "path")
+		fill(&e.PageTitle, props, "title")
+		fill(&e.Referrer, props, "referrer")
+		e.Section = str(props, "section")
+		e.Banner = str(props, "banner")
+	}
+	if m.typ == event.Page && e.PageTitle == "" {
+		e.PageTitle = m.name
+	}
+	var pageURL *url.URL
+	if e.PageURL != "" && (e.PagePath == "" || strings.Contains(e.PageURL, "utm_")) {
+		pageURL, _ = url.Parse(e.PageURL)
+	}
+	if e.PagePath == "" && pageURL != nil {
+		e.PagePath = pageURL.Path
+	}
+
+	// Campaign: context.campaign, else the page URL's utm_* parameters.
+	if ctx != nil {
+		if c := ctx.Get("campaign"); c != nil && c.Type() == fastjson.TypeObject {
+			e.UTMSource = str(c, "source")
+			e.UTMMedium = str(c, "medium")
+			e.UTMCampaign = str(c, "name")
+			e.UTMTerm = str(c, "term")
+			e.UTMContent = str(c, "content")
+		}
+	}
+	if e.UTMSource == "" && e.UTMCampaign == "" && pageURL != nil {
+		q := pageURL.Query()
+		e.UTMSource = q.Get("utm_source")
+		e.UTMMedium = q.Get("utm_medium")
+		e.UTMCampaign = q.Get("utm_campaign")
+		e.UTMTerm = q.Get("utm_term")
+		e.UTMContent = q.Get("utm_content")
+	}
+
+	// Device.
+	ua := md.userAgent
+	if ctx != nil {
+		if s := str(ctx, "userAgent"); s != "" {
+			ua = s
+		}
+	}
+	if ua != "" {
+		d := md.uaCache.lookup(ua)
+		e.DeviceType, e.OS, e.Browser = d.deviceType, d.os, d.browser
+	}
+
+	// Client address: a server-side library may send context.ip.
+	ip := md.ip
+	if ctx != nil {
+		if s := str(ctx, "ip"); s != "" {
+			if a, err := netip.ParseAddr(s); err == nil {
+				ip = a
+			}
+			if md.anonymiseIP {
+				ctx.Del("ip")
+			}
+		}
+	}
+	if ip.IsValid() {
+		if md.anonymiseIP {
+			ip = anonymise(ip)
+		}
+		e.IP = ip.String()
+	}
+
+	// Session and order.
+	if ctx != nil {
+		e.SessionID = idString(ctx.Get("sessionId"))
+		if s := ctx.Get("seq"); s != nil {
+			n, err := s.Int64()
+			if err != nil {
+				return e, invalidf("context.seq must be an integer")
+			}
+			e.Seq = n
+		}
+	}
+	if e.SessionID == "" && props != nil {
+		e.SessionID = idString(props.Get("session_id"))
+	}
+
+	// Time: correct the client clock by the skew between sentAt and receipt.
+	e.ClientTS = m.original
+	if e.ClientTS.IsZero() {
+		e.ClientTS = m.timestamp
+	}
+	e.SentAt = m.sentAt
+	if e.SentAt.IsZero() {
+		e.SentAt = md.sentAt
+	}
+	e.TS = e.ReceivedAt
+	if !e.ClientTS.IsZero() {
+		e.TS = e.ClientTS
+		if !e.SentAt.IsZero() {
+			e.TS = e.ReceivedAt.Add(-e.SentAt.Sub(e.ClientTS))
+		}
+	}
+	clamped := ""
+	switch {
+	case e.TS.After(e.ReceivedAt.Add(md.opts.MaxFuture)):
+		clamped = "future"
+	case e.TS.Before(e.ReceivedAt.Add(-md.opts.MaxPast)):
+		clamped = "ancient"
+	}
+	if clamped != "" {
+		e.TS = e.ReceivedAt
+	}
+
+	if err := e.Validate(md.opts.Limits); err != nil {
+		return e, err
+	}
+
+	// JSON columns.
+	size := len(e.EventID) + len(e.AnonymousID) + len(e.UserID) + len(e.Event) + len(e.PageURL) + len(e.PageTitle) + len(e.Referrer)
+	if e.Properties, err = md.propertiesJSON(m, props); err != nil {
+		return e, err
+	}
+	size += len(e.Properties)
+	if size > md.opts.MaxEventBytes {
+		return e, invalidf("event larger than %d bytes", md.opts.MaxEventBytes)
+	}
+	if e.Context, err = md.contextJSON(ctx, clamped); err != nil {
+		return e, err
+	}
+	size += len(e.Context)
+	if size > md.opts.MaxEventBytes {
+		return e, invalidf("event larger than %d bytes", md.opts.MaxEventBytes)
+	}
+	return e, nil
+}
+
+func (md *meta) propertiesJSON(m message, props *fastjson.Value) ([]byte, error) {
+	extraKey, extraVal := "", ""
+	switch m.typ {
+	case event.Group:
+		extraKey, extraVal = "group_id", m.groupID
+	case event.Alias:
+		extraKey, extraVal = "previous_id", m.previousID
+	}
+	if extraKey != "" && extraVal != "" {
+		a := &md.propsArena
+		a.Reset()
+		o := a.NewObject()
+		if props != nil {
+			obj, _ := props.Object()
+			obj.Visit(func(k []byte, v *fastjson.Value) { o.Set(string(k), v) })
+		}
+		o.Set(extraKey, a.NewString(extraVal))
+		props = o
+	}
+	if props == nil {
+		return []byte("{}"), nil
+	}
+	return md.marshal("properties", props)
+}
+
+func (md *meta) contextJSON(ctx *fastjson.Value, clamped string) ([]byte, error) {
+	var out []byte
+	if ctx == nil {
+		out = []byte("{}")
+	} else {
+		ctx.Del("actlog") // reserved for actlog's own flags
+		var err error
+		if out, err = md.marshal("context", ctx); err != nil {
+			return nil, err
+		}
+	}
+	if clamped == "" {
+		return out, nil
+	}
+	flag := `{"actlog":{"ts_clamped":"` + clamped + `"}`
+	if len(out) <= 2 {
+		return []byte(flag + "}"), nil
+	}
+	return append([]byte(flag+","), out[1:]...), nil
+}
+
+// marshal re-encodes a parsed object, refusing what is not strict JSON
+// (NaN, Infinity) or not UTF-8, so that a stored row is always readable.
+func (md *meta) marshal(field string, v *fastjson.Value) ([]byte, error) {
+	if err := md.checkNumbers(field, v); err != nil {
+		return nil, err
+	}
+	out := v.MarshalTo(nil)
+	if !utf8.Valid(out) {
+		return nil, invalidf("%s is not valid UTF-8", field)
+	}
+	return out, nil
+}
+
+func (md *meta) checkNumbers(field string, v *fastjson.Value) error {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		var err error
+		o.Visit(func(_ []byte, c *fastjson.Value) {
+			if err == nil {
+				err = md.checkNumbers(field, c)
+			}
+		})
+		return err
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		for _, c := range a {
+			if err := md.checkNumbers(field, c); err != nil {
+				return err
+			}
+		}
+	case fastjson.TypeNumber:
+		md.scratch = v.MarshalTo(md.scratch[:0])
+		if bytes.ContainsAny(md.scratch, "nNiI") {
+			return invalidf("%s holds NaN or Infinity, which JSON does not allow", field)
+		}
+	}
+	return nil
+}
+
+// str returns a string field of an object, or "" when absent or not a string.
+func str(v *fastjson.Value, key string) string {
+	if v == nil {
+		return ""
+	}
+	f := v.Get(key)
+	if f == nil || f.Type() != fastjson.TypeString {
+		return ""
+	}
+	b, _ := f.StringBytes()
+	if !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
+		return ""
+	}
+	return string(b)
+}
+
+func fill(dst *string, v *fastjson.Value, key string) {
+	if *dst == "" {
+		*dst = str(v, key)
+	}
+}
+
+// idString reads an identifier sent as a string or an integer.
+func idString(v *fastjson.Value) string {
+	if v == nil {
+		return ""
+	}
+	switch v.Type() {
+	case fastjson.TypeString:
+		b, _ := v.StringBytes()
+		if !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
+			return ""
+		}
+		return string(b)
+	case fastjson.TypeNumber:
+		if i, err := v.Int64(); err == nil {
+			return strconv.FormatInt(i, 10)
+		}
+	}
+	return ""
+}
+
+// anonymise drops the host part of an address: the last octet of IPv4, all
+// but the /48 of IPv6.
+func anonymise(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	bits := 24
+	if a.Is6() {
+		bits = 48
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return a
+	}
+	return p.Addr()
+}
+
+// device is what actlog keeps of a user agent.
+type device struct{ deviceType, os, browser string }
+
+// uaCache memoises user-agent parsing; user agents repeat heavily, parsing
+// costs microseconds. Its size is bounded: when full it starts over.
+type uaCache struct {
+	mu  sync.RWMutex
+	m   map[string]device
+	max int
+}
+
+func newUACache(max int) *uaCache {
+	return &uaCache{m: make(map[string]device, 64), max: max}
+}
+
+func (c *uaCache) lookup(s string) device {
+	if len(s) > 512 {
+		s = s[:512]
+	}
+	c.mu.RLock()
+	d, ok := c.m[s]
+	c.mu.RUnlock()
+	if ok {
+		return d
+	}
+	d = parseUA(s)
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[strings.Clone(s)] = d
+	c.mu.Unlock()
+	return d
+}
+
+func parseUA(s string) device {
+	ua := useragent.New(s)
+	var d device
+	switch {
+	case ua.Bot():
+		d.deviceType = "bot"
+	case strings.Contains(s, "iPad") || strings.Contains(s, "Tablet") ||
+		(strings.Contains(s, "Android") && !strings.Contains(s, "Mobile")):
+		d.deviceType = "tablet"
+	case ua.Mobile():
+		d.deviceType = "mobile"
+	default:
+		d.deviceType = "desktop"
+	}
+	d.os = ua.OSInfo().Name
+	switch {
+	case strings.Contains(d.os, "iPhone") || strings.Contains(d.os, "iPad") || strings.Contains(d.os, "CPU OS"):
+		d.os = "iOS"
+	case strings.HasPrefix(d.os, "Mac OS"):
+		d.os = "macOS"
+	}
+	d.browser, _ = ua.Browser()
+	if !utf8.ValidString(d.os) {
+		d.os = ""
+	}
+	if !utf8.ValidString(d.browser) {
+		d.browser = ""
+	}
+	return d
+}

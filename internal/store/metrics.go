@@ -1,0 +1,64 @@
+package store
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	reg           prometheus.Registerer
+	commits       prometheus.Counter
+	commitErrors  prometheus.Counter
+	commitSeconds prometheus.Histogram
+	groupEvents   prometheus.Histogram
+	stored        prometheus.Counter
+	duplicates    prometheus.Counter
+	rejected      prometheus.Counter
+	collectors    []prometheus.Collector
+}
+
+func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
+	m := &metrics{
+		reg: reg,
+		commits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "actlog_store_commits_total", Help: "Group commits that succeeded.",
+		}),
+		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "actlog_store_commit_errors_total", Help: "Commits that failed.",
+		}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "actlog_store_commit_duration_seconds", Help: "Time of one group commit.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		groupEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "actlog_store_group_events", Help: "Events in one group commit, duplicates included.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		stored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "actlog_store_events_total", Help: "Events stored.",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "actlog_store_dedupe_hits_total", Help: "Events not stored again because their (source, messageId) was already stored within the dedupe window.",
+		}),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "actlog_store_rejected_total", Help: "Rejected events kept in the rejected table.",
+		}),
+	}
+	m.collectors = []prometheus.Collector{m.commits, m.commitErrors, m.commitSeconds, m.groupEvents, m.stored, m.duplicates, m.rejected,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "actlog_store_write_queue", Help: "Write requests waiting for the writer.",
+		}, func() float64 { return float64(len(s.queue)) }),
+	}
+	if reg != nil {
+		for _, c := range m.collectors {
+			reg.MustRegister(c)
+		}
+	}
+	return m
+}
+
+func (m *metrics) unregister() {
+	if m.reg == nil {
+		return
+	}
+	for _, c := range m.collectors {
+		m.reg.Unregister(c)
+	}
+}

@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order, each once, each in its own transaction.
+// Never edit a released migration: append a new one.
+var migrations = [...]string{
+	1: `
+CREATE TABLE events (
+	event_id     VARCHAR NOT NULL,
+	source       VARCHAR NOT NULL,
+	type         VARCHAR NOT NULL,
+	event        VARCHAR,
+	anonymous_id VARCHAR,
+	user_id      VARCHAR,
+	session_id   VARCHAR,
+	seq          BIGINT,
+	ts           TIMESTAMPTZ NOT NULL,
+	client_ts    TIMESTAMPTZ,
+	sent_at      TIMESTAMPTZ,
+	received_at  TIMESTAMPTZ NOT NULL,
+	page_url     VARCHAR,
+	page_path    VARCHAR,
+	page_title   VARCHAR,
+	referrer     VARCHAR,
+	screen_name  VARCHAR,
+	section      VARCHAR,
+	banner       VARCHAR,
+	utm_source   VARCHAR,
+	utm_medium   VARCHAR,
+	utm_campaign VARCHAR,
+	utm_term     VARCHAR,
+	utm_content  VARCHAR,
+	device_type  VARCHAR,
+	os           VARCHAR,
+	browser      VARCHAR,
+	ip           VARCHAR,
+	properties   JSON,
+	context      JSON
+);
+CREATE TABLE rejected (
+	received_at TIMESTAMPTZ NOT NULL,
+	source      VARCHAR,
+	idx         INTEGER,
+	message_id  VARCHAR,
+	reason      VARCHAR NOT NULL,
+	raw         VARCHAR
+);
+CREATE TABLE dedupe_keys (
+	key UBIGINT     NOT NULL,
+	stored_at TIMESTAMPTZ NOT NULL
+);`,
+}
+
+// SchemaVersion is the schema version this build writes.
+const SchemaVersion = len(migrations) - 1
+
+func migrate(ctx context.Context, db *sql.DB) (int, error) {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+	)`); err != nil {
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var current int
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if current > SchemaVersion {
+		return current, fmt.Errorf("data was written by a newer actlog (schema %d, this build knows %d)", current, SchemaVersion)
+	}
+	for v := current + 1; v <= SchemaVersion; v++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return current, fmt.Errorf("begin migration %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			_ = tx.Rollback()
+			return current, fmt.Errorf("migration %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, v); err != nil {
+			_ = tx.Rollback()
+			return current, fmt.Errorf("record migration %d: %w", v, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return current, fmt.Errorf("commit migration %d: %w", v, err)
+		}
+		current = v
+	}
+	return current, nil
+}

@@ -1,0 +1,178 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// QueryError is a problem with the caller's SQL (HTTP 400), as opposed to a
+// failure of the store.
+type QueryError struct{ Msg string }
+
+func (e *QueryError) Error() string { return e.Msg }
+
+// Result is the answer of a read-only query.
+type Result struct {
+	Columns   []string `json:"columns"`
+	Types     []string `json:"types"`
+	Rows      [][]any  `json:"rows"`
+	Truncated bool     `json:"truncated"`
+}
+
+// ReadOnly runs one SELECT statement and returns at most maxRows rows.
+//
+// Three locks keep it read-only: the text must parse as exactly one SELECT
+// (DuckDB's json_serialize_sql serialises nothing else, and is a parse that
+// executes nothing); it runs in a READ ONLY transaction; and the database
+// was opened with external access disabled and configuration locked, so no
+// file can be read or written and no setting changed.
+func (s *Store) ReadOnly(ctx context.Context, query string, maxRows int) (*Result, error) {
+	if strings.TrimSpace(query) == "" {
+		return nil, &QueryError{"sql is empty"}
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read connection: %w", err)
+	}
+	defer conn.Close()
+	if err := checkSingleSelect(ctx, conn, query); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION READ ONLY"); err != nil {
+		return nil, fmt.Errorf("begin read-only: %w", err)
+	}
+	defer func() { _, _ = conn.ExecContext(context.Background(), "ROLLBACK") }()
+	rows, err := conn.QueryContext(ctx, query)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("query: %w", ctx.Err())
+		}
+		return nil, &QueryError{cleanDuckErr(err)}
+	}
+	defer rows.Close()
+	cols, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, fmt.Errorf("column types: %w", err)
+	}
+	res := &Result{Rows: [][]any{}}
+	for _, c := range cols {
+		res.Columns = append(res.Columns, c.Name())
+		res.Types = append(res.Types, c.DatabaseTypeName())
+	}
+	for rows.Next() {
+		if len(res.Rows) >= maxRows {
+			res.Truncated = true
+			break
+		}
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
+		}
+		for i, v := range vals {
+			vals[i] = jsonValue(v)
+		}
+		res.Rows = append(res.Rows, vals)
+	}
+	if err := rows.Err(); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("query: %w", ctx.Err())
+		}
+		return nil, &QueryError{cleanDuckErr(err)}
+	}
+	return res, nil
+}
+
+func checkSingleSelect(ctx context.Context, conn *sql.Conn, query string) error {
+	var out string
+	if err := conn.QueryRowContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)::VARCHAR", query).Scan(&out); err != nil {
+		return fmt.Errorf("parse sql: %w", err)
+	}
+	var parsed struct {
+		Error        bool              `json:"error"`
+		ErrorType    string            `json:"error_type"`
+		ErrorMessage string            `json:"error_message"`
+		Statements   []json.RawMessage `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(out), &parsed); err != nil {
+		return fmt.Errorf("parse sql answer: %w", err)
+	}
+	switch {
+	case parsed.Error && parsed.ErrorType == "not implemented":
+		return &QueryError{"only SELECT statements are allowed"}
+	case parsed.Error:
+		return &QueryError{"syntax error: " + parsed.ErrorMessage}
+	case len(parsed.Statements) != 1:
+		return &QueryError{"exactly one statement is allowed"}
+	}
+	return nil
+}
+
+func cleanDuckErr(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, "\n"); i > 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// jsonValue turns a scanned DuckDB value into something encoding/json
+// renders faithfully.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case nil, bool, string, int8, int16, int32, int64, uint8, uint16, uint32, int, uint:
+		return x
+	case uint64:
+		if x > 1<<53 {
+			return fmt.Sprint(x)
+		}
+		return x
+	case float32:
+		return jsonFloat(float64(x))
+	case float64:
+		return jsonFloat(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case []byte:
+		return string(x)
+	case *big.Int:
+		return x.String()
+	case fmt.Stringer:
+		return x.String()
+	case map[string]any, []any:
+		// JSON values and nested types: keep their structure when they
+		// encode, else their text.
+		if _, err := json.Marshal(x); err == nil {
+			return x
+		}
+		return fmt.Sprint(x)
+	default:
+		if _, err := json.Marshal(x); err == nil {
+			return x
+		}
+		return fmt.Sprint(x)
+	}
+}
+
+func jsonFloat(f float64) any {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return fmt.Sprint(f)
+	}
+	return f
+}
+
+// IsQueryError reports whether err is the caller's fault.
+func IsQueryError(err error) bool {
+	var q *QueryError
+	return errors.As(err, &q)
+}

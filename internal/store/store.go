@@ -1,0 +1,274 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/actlog/actlog/internal/event"
+)
+
+// ErrClosed is returned by Write once the store is closing.
+var ErrClosed = errors.New("store closed")
+
+// ErrOverloaded is returned by Write when the write queue stays full until
+// the caller's deadline.
+var ErrOverloaded = errors.New("store write queue full")
+
+// Options configure a Store. Zero values take the defaults.
+type Options struct {
+	Dir            string        // data directory; the database is Dir/actlog.duckdb
+	DedupeWindow   time.Duration // default 7 days
+	DedupeMaxIDs   int           // memory bound of the dedupe state; default 100 million ids
+	SessionTimeout time.Duration // default 30 minutes
+	QueueSize      int           // pending write requests; default 4096
+	MaxGroupEvents int           // events in one group commit; default 50,000
+	MemoryLimit    string        // DuckDB memory_limit, e.g. "2GB"; default DuckDB's
+	Threads        int           // DuckDB threads; default DuckDB's (all cores)
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer
+}
+
+func (o *Options) setDefaults() {
+	if o.DedupeWindow <= 0 {
+		o.DedupeWindow = 7 * 24 * time.Hour
+	}
+	if o.DedupeMaxIDs <= 0 {
+		o.DedupeMaxIDs = 100_000_000
+	}
+	if o.SessionTimeout <= 0 {
+		o.SessionTimeout = 30 * time.Minute
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 4096
+	}
+	if o.MaxGroupEvents <= 0 {
+		o.MaxGroupEvents = 50_000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Store is actlog's DuckDB store: one writer goroutine that group-commits
+// batches, and read access for queries.
+type Store struct {
+	opts     Options
+	log      *slog.Logger
+	db       *sql.DB
+	wconn    *sql.Conn // the writer's own connection
+	queue    chan *writeReq
+	stop     chan struct{}
+	done     chan struct{}
+	closing  atomic.Bool
+	lastErr  atomic.Pointer[error] // last commit failure, nil after a success
+	closeMu  sync.Mutex
+	closed   bool
+	dedupe   *dedupe
+	sessions *sessionizer
+	metrics  *metrics
+	keys     []uint64 // scratch of the writer
+}
+
+// Open opens (creating if needed) the store in opts.Dir, applies schema
+// migrations, restores the dedupe and session state and starts the writer.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	opts.setDefaults()
+	if opts.Dir == "" {
+		return nil, errors.New("store needs a data directory")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(opts.Dir, "actlog.duckdb")
+	connector, err := duckdb.NewConnector(path, nil)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db := sql.OpenDB(connector)
+	s := &Store{
+		opts:     opts,
+		log:      opts.Logger,
+		db:       db,
+		queue:    make(chan *writeReq, opts.QueueSize),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		dedupe:   newDedupe(opts.DedupeWindow, opts.DedupeMaxIDs),
+		sessions: newSessionizer(opts.SessionTimeout),
+	}
+	fail := func(err error) (*Store, error) {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.configure(ctx); err != nil {
+		return fail(err)
+	}
+	if _, err := migrate(ctx, db); err != nil {
+		return fail(err)
+	}
+	start := time.Now()
+	if err := s.restore(ctx, start); err != nil {
+		return fail(err)
+	}
+	if err := s.lockDown(ctx); err != nil {
+		return fail(err)
+	}
+	s.log.Info("store opened", "path", path, "dedupe_ids", s.dedupe.size(), "live_sessions", len(s.sessions.live), "restore", time.Since(start).Round(time.Millisecond))
+	if s.wconn, err = db.Conn(ctx); err != nil {
+		return fail(fmt.Errorf("writer connection: %w", err))
+	}
+	s.metrics = newMetrics(opts.Registerer, s)
+	go s.run()
+	return s, nil
+}
+
+func (s *Store) configure(ctx context.Context) error {
+	if s.opts.MemoryLimit != "" {
+		if _, err := s.db.ExecContext(ctx, "SET memory_limit = ?", s.opts.MemoryLimit); err != nil {
+			return fmt.Errorf("set memory_limit: %w", err)
+		}
+	}
+	if s.opts.Threads > 0 {
+		if _, err := s.db.ExecContext(ctx, fmt.Sprintf("SET threads = %d", s.opts.Threads)); err != nil {
+			return fmt.Errorf("set threads: %w", err)
+		}
+	}
+	return nil
+}
+
+// lockDown forbids file access and further configuration changes from any
+// connection, so read-only SQL cannot reach the file system.
+func (s *Store) lockDown(ctx context.Context) error {
+	for _, q := range []string{
+		"SET GLOBAL TimeZone = 'UTC'",
+		"SET enable_external_access = false",
+		"SET lock_configuration = true",
+	} {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// restore loads the dedupe keys of the window and the sessions still live.
+func (s *Store) restore(ctx context.Context, now time.Time) error {
+	since := now.Add(-s.opts.DedupeWindow - s.dedupe.width)
+	rows, err := s.db.QueryContext(ctx, `SELECT key, stored_at FROM dedupe_keys WHERE stored_at >= ? ORDER BY stored_at`, since)
+	if err != nil {
+		return fmt.Errorf("load dedupe keys: %w", err)
+	}
+	for rows.Next() {
+		var k uint64
+		var at time.Time
+		if err := rows.Scan(&k, &at); err != nil {
+			rows.Close()
+			return fmt.Errorf("scan dedupe key: %w", err)
+		}
+		s.dedupe.load(k, at)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load dedupe keys: %w", err)
+	}
+	s.dedupe.rotate(now)
+
+	rows, err = s.db.QueryContext(ctx, `
+		SELECT coalesce(anonymous_id, user_id) AS actor, arg_max(session_id, ts), max(ts),
+		       coalesce(arg_max(utm_campaign, ts) FILTER (WHERE utm_campaign IS NOT NULL), '')
+		FROM events
+		WHERE received_at >= ? AND starts_with(session_id, ?)
+		GROUP BY actor`, now.Add(-2*s.opts.SessionTimeout), derivedPrefix)
+	if err != nil {
+		return fmt.Errorf("load sessions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var actor string
+		var st sessionState
+		if err := rows.Scan(&actor, &st.id, &st.last, &st.campaign); err != nil {
+			return fmt.Errorf("scan session: %w", err)
+		}
+		s.sessions.live[actor] = st
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load sessions: %w", err)
+	}
+	return nil
+}
+
+// DB is the store's database handle for read queries by other packages of
+// this module. Writes must go through Write.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Ready reports whether the store can make events durable: the writer runs
+// and the last commit did not fail.
+func (s *Store) Ready() error {
+	if s.closing.Load() {
+		return ErrClosed
+	}
+	if p := s.lastErr.Load(); p != nil {
+		return fmt.Errorf("last commit failed: %w", *p)
+	}
+	return nil
+}
+
+// Close stops accepting writes, commits everything queued, stops the writer
+// and closes the database. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.closing.Store(true)
+	close(s.stop)
+	<-s.done
+	var errs []error
+	if _, err := s.wconn.ExecContext(context.Background(), "CHECKPOINT"); err != nil {
+		errs = append(errs, fmt.Errorf("checkpoint: %w", err))
+	}
+	if err := s.wconn.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close writer connection: %w", err))
+	}
+	if err := s.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close database: %w", err))
+	}
+	s.metrics.unregister()
+	return errors.Join(errs...)
+}
+
+// Write queues b and returns once it is committed, or with an error when
+// ctx ends first, the queue stays full, or the commit fails. A Write that
+// returns an error may still be committed later; callers retry with the
+// same message ids and dedupe stores them once.
+func (s *Store) Write(ctx context.Context, b *event.Batch) error {
+	if s.closing.Load() {
+		return ErrClosed
+	}
+	r := &writeReq{batch: b, done: make(chan error, 1)}
+	select {
+	case s.queue <- r:
+	case <-ctx.Done():
+		return ErrOverloaded
+	case <-s.stop:
+		return ErrClosed
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("wait for commit: %w", ctx.Err())
+	}
+}

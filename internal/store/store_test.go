@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/actlog/actlog/internal/event"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func openStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func testEvent(id string, ts time.Time) event.Event {
+	return event.Event{
+		EventID: id, Source: "web", Type: event.Track, Event: "book_view",
+		AnonymousID: "anon-1", TS: ts, ReceivedAt: ts,
+		Properties: []byte(`{"book_id":"b1"}`), Context: []byte(`{}`),
+	}
+}
+
+func count(t *testing.T, s *Store, q string) int64 {
+	t.Helper()
+	var n int64
+	if err := s.DB().QueryRowContext(context.Background(), q).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func TestWriteDedupeAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now().UTC()
+	s := openStore(t, dir)
+	ctx := context.Background()
+	b := &event.Batch{Events: []event.Event{testEvent("a", now), testEvent("b", now), testEvent("a", now)}}
+	if err := s.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	// A retry of the same ids.
+	if err := s.Write(ctx, &event.Batch{Events: []event.Event{testEvent("b", now), testEvent("c", now)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, s, "SELECT count(*) FROM events"); got != 3 {
+		t.Fatalf("events = %d, want 3", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	if got := s.dedupe.size(); got != 3 {
+		t.Fatalf("restored dedupe ids = %d, want 3", got)
+	}
+	if err := s.Write(ctx, &event.Batch{Events: []event.Event{testEvent("a", now), testEvent("d", now)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, s, "SELECT count(*) FROM events"); got != 4 {
+		t.Fatalf("events after restart = %d, want 4", got)
+	}
+	if got := count(t, s, "SELECT count(DISTINCT event_id) FROM events"); got != 4 {
+		t.Fatalf("distinct ids = %d, want 4", got)
+	}
+}
+
+func TestGroupCommitConcurrent(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	now := time.Now().UTC()
+	var wg sync.WaitGroup
+	const writers, per = 16, 50
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				b := &event.Batch{Events: []event.Event{testEvent(fmt.Sprintf("%d-%d", w, i), now)}}
+				if err := s.Write(context.Background(), b); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := count(t, s, "SELECT count(*) FROM events"); got != writers*per {
+		t.Fatalf("events = %d, want %d", got, writers*per)
+	}
+}
+
+func TestRejectedKept(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	now := time.Now().UTC()
+	b := &event.Batch{
+		Events:   []event.Event{testEvent("ok", now)},
+		Rejected: []event.Rejected{{ReceivedAt: now, Source: "web", Index: 1, MessageID: "bad", Reason: "event name is required for track", Raw: []byte("{\"type\":\"track\xff\"}")}},
+	}
+	if err := s.Write(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, s, "SELECT count(*) FROM rejected WHERE message_id = 'bad' AND idx = 1"); got != 1 {
+		t.Fatalf("rejected rows = %d, want 1", got)
+	}
+}
+
+func TestSessionsDerived(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	base := time.Now().UTC().Add(-3 * time.Hour)
+	evs := []event.Event{
+		testEvent("1", base),
+		testEvent("2", base.Add(10*time.Minute)),
+		testEvent("3", base.Add(50*time.Minute)), // 40 min gap: new session
+	}
+	camp := testEvent("4", base.Add(51*time.Minute))
+	camp.UTMCampaign = "summer"
+	evs = append(evs, camp)
+	sent := testEvent("5", base.Add(52*time.Minute))
+	sent.SessionID = "client-session"
+	evs = append(evs, sent)
+	if err := s.Write(context.Background(), &event.Batch{Events: evs}); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	rows, err := s.DB().Query("SELECT event_id, session_id FROM events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, sid string
+		if err := rows.Scan(&id, &sid); err != nil {
+			t.Fatal(err)
+		}
+		ids[id] = sid
+	}
+	if ids["1"] != ids["2"] || ids["1"] == ids["3"] || ids["3"] == ids["4"] || ids["5"] != "client-session" {
+		t.Fatalf("sessions = %v", ids)
+	}
+}
+
+func TestDedupeGenerations(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := newDedupe(8*time.Hour, 0)
+	d.rotate(now)
+	for h := range 12 {
+		at := now.Add(time.Duration(h) * time.Hour)
+		keys := make([]uint64, 1000)
+		for i := range keys {
+			keys[i] = dedupeKey("s", fmt.Sprintf("%d-%d", h, i))
+		}
+		d.add(keys, at)
+	}
+	has := func(h, i int) bool { return d.has(dedupeKey("s", fmt.Sprintf("%d-%d", h, i))) }
+	for h := 3; h < 12; h++ {
+		if !has(h, 7) {
+			t.Errorf("key of hour %d forgotten inside the window", h)
+		}
+	}
+	if has(0, 7) || has(1, 7) {
+		t.Errorf("keys older than the window kept")
+	}
+	if d.has(dedupeKey("s", "never")) {
+		t.Errorf("unknown key found")
+	}
+}

@@ -1,0 +1,266 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/actlog/actlog/internal/event"
+)
+
+type writeReq struct {
+	batch *event.Batch
+	done  chan error
+}
+
+// groupResult counts what one committed transaction held.
+type groupResult struct {
+	events, duplicates, rejected int
+}
+
+// run is the writer goroutine: it takes every request waiting in the queue
+// (natural group commit: no timer, the queue fills while a commit runs),
+// commits them in one transaction and answers each.
+func (s *Store) run() {
+	defer close(s.done)
+	maint := time.NewTicker(time.Minute)
+	defer maint.Stop()
+	group := make([]*writeReq, 0, 256)
+	for {
+		group = group[:0]
+		select {
+		case r := <-s.queue:
+			group = append(group, r)
+		case <-maint.C:
+			s.maintain(time.Now())
+			continue
+		case <-s.stop:
+			s.drain()
+			return
+		}
+		group = s.fill(group)
+		s.commitGroup(group)
+	}
+}
+
+// fill adds queued requests to group without waiting, up to the group limit.
+func (s *Store) fill(group []*writeReq) []*writeReq {
+	n := 0
+	for _, r := range group {
+		n += len(r.batch.Events)
+	}
+	for n < s.opts.MaxGroupEvents {
+		select {
+		case r := <-s.queue:
+			group = append(group, r)
+			n += len(r.batch.Events)
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+// drain commits whatever is queued when the store closes.
+func (s *Store) drain() {
+	for {
+		select {
+		case r := <-s.queue:
+			s.commitGroup(s.fill([]*writeReq{r}))
+		default:
+			return
+		}
+	}
+}
+
+// commitGroup commits a group; if that fails and the group holds more than
+// one request, each is retried alone so that one bad request cannot fail
+// the others.
+func (s *Store) commitGroup(group []*writeReq) {
+	start := time.Now()
+	res, err := s.commit(group)
+	if err != nil && len(group) > 1 {
+		s.log.Warn("group commit failed; committing requests one by one", "requests", len(group), "err", err)
+		for _, r := range group {
+			one := []*writeReq{r}
+			res1, err1 := s.commit(one)
+			s.finish(one, res1, err1, start)
+		}
+		return
+	}
+	s.finish(group, res, err, start)
+}
+
+func (s *Store) finish(group []*writeReq, res groupResult, err error, start time.Time) {
+	if err != nil {
+		s.lastErr.Store(&err)
+		s.metrics.commitErrors.Inc()
+		s.log.Error("commit failed", "requests", len(group), "err", err)
+	} else {
+		s.lastErr.Store(nil)
+		s.metrics.commits.Inc()
+		s.metrics.commitSeconds.Observe(time.Since(start).Seconds())
+		s.metrics.groupEvents.Observe(float64(res.events + res.duplicates))
+		s.metrics.stored.Add(float64(res.events))
+		s.metrics.duplicates.Add(float64(res.duplicates))
+		s.metrics.rejected.Add(float64(res.rejected))
+	}
+	for _, r := range group {
+		r.done <- err
+	}
+}
+
+// commit writes the group in one transaction: events not seen before, their
+// dedupe keys and the rejected events. Dedupe and session state change only
+// if the transaction commits.
+func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	s.dedupe.rotate(now)
+	keys := s.keys[:0]
+	seen := make(map[uint64]struct{}, 64)
+	if _, err := s.wconn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return res, fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			s.sessions.rollback()
+			if _, rbErr := s.wconn.ExecContext(ctx, "ROLLBACK"); rbErr != nil {
+				s.log.Error("rollback failed", "err", rbErr)
+			}
+		}
+	}()
+	err = s.wconn.Raw(func(dc any) error {
+		conn := dc.(driver.Conn)
+		ev, err := duckdb.NewAppenderFromConn(conn, "", "events")
+		if err != nil {
+			return fmt.Errorf("events appender: %w", err)
+		}
+		defer ev.Close()
+		for _, r := range group {
+			for i := range r.batch.Events {
+				e := &r.batch.Events[i]
+				k := dedupeKey(e.Source, e.EventID)
+				if _, dup := seen[k]; dup || s.dedupe.has(k) {
+					res.duplicates++
+					continue
+				}
+				seen[k] = struct{}{}
+				keys = append(keys, k)
+				s.sessions.assign(e)
+				if err := ev.AppendRow(eventRow(e)...); err != nil {
+					return fmt.Errorf("append event: %w", err)
+				}
+				res.events++
+			}
+		}
+		if err := ev.Close(); err != nil {
+			return fmt.Errorf("flush events: %w", err)
+		}
+		if len(keys) > 0 {
+			dk, err := duckdb.NewAppenderFromConn(conn, "", "dedupe_keys")
+			if err != nil {
+				return fmt.Errorf("dedupe appender: %w", err)
+			}
+			defer dk.Close()
+			for _, k := range keys {
+				if err := dk.AppendRow(k, now); err != nil {
+					return fmt.Errorf("append dedupe key: %w", err)
+				}
+			}
+			if err := dk.Close(); err != nil {
+				return fmt.Errorf("flush dedupe keys: %w", err)
+			}
+		}
+		rj, err := duckdb.NewAppenderFromConn(conn, "", "rejected")
+		if err != nil {
+			return fmt.Errorf("rejected appender: %w", err)
+		}
+		defer rj.Close()
+		for _, r := range group {
+			for _, x := range r.batch.Rejected {
+				if err := rj.AppendRow(x.ReceivedAt, text(x.Source), int32(x.Index), text(x.MessageID), text(x.Reason), text(string(x.Raw))); err != nil {
+					return fmt.Errorf("append rejected: %w", err)
+				}
+				res.rejected++
+			}
+		}
+		if err := rj.Close(); err != nil {
+			return fmt.Errorf("flush rejected: %w", err)
+		}
+		return nil
+	})
+	s.keys = keys[:0]
+	if err != nil {
+		return res, err
+	}
+	if _, err = s.wconn.ExecContext(ctx, "COMMIT"); err != nil {
+		return res, fmt.Errorf("commit: %w", err)
+	}
+	s.sessions.commit()
+	s.dedupe.add(keys, now)
+	return res, nil
+}
+
+// maintain runs between commits: it forgets idle sessions, rotates the
+// dedupe generations and deletes persisted keys that left the window.
+func (s *Store) maintain(now time.Time) {
+	s.sessions.prune(now)
+	s.dedupe.rotate(now)
+	cut := now.Add(-s.opts.DedupeWindow - s.dedupe.width)
+	if _, err := s.wconn.ExecContext(context.Background(), "DELETE FROM dedupe_keys WHERE stored_at < ?", cut); err != nil {
+		s.log.Warn("prune dedupe keys", "err", err)
+	}
+}
+
+// eventRow is e as the values of one events row, in column order.
+func eventRow(e *event.Event) []driver.Value {
+	return []driver.Value{
+		e.EventID, e.Source, string(e.Type), text(e.Event),
+		text(e.AnonymousID), text(e.UserID), text(e.SessionID), seq(e.Seq),
+		e.TS, tsOrNil(e.ClientTS), tsOrNil(e.SentAt), e.ReceivedAt,
+		text(e.PageURL), text(e.PagePath), text(e.PageTitle), text(e.Referrer), text(e.ScreenName),
+		text(e.Section), text(e.Banner),
+		text(e.UTMSource), text(e.UTMMedium), text(e.UTMCampaign), text(e.UTMTerm), text(e.UTMContent),
+		text(e.DeviceType), text(e.OS), text(e.Browser), text(e.IP),
+		jsonOrEmpty(e.Properties), jsonOrEmpty(e.Context),
+	}
+}
+
+// text stores "" as NULL and never hands DuckDB invalid UTF-8.
+func text(s string) driver.Value {
+	if s == "" {
+		return nil
+	}
+	if !utf8.ValidString(s) {
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return s
+}
+
+func seq(n int64) driver.Value {
+	if n == 0 {
+		return nil
+	}
+	return n
+}
+
+func tsOrNil(t time.Time) driver.Value {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+func jsonOrEmpty(b []byte) driver.Value {
+	if len(b) == 0 {
+		return json.RawMessage("{}")
+	}
+	return json.RawMessage(b)
+}

@@ -1,0 +1,139 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/actlog/actlog/internal/store"
+)
+
+// Querier runs read-only SQL.
+type Querier interface {
+	ReadOnly(ctx context.Context, sql string, maxRows int) (*store.Result, error)
+}
+
+var _ Querier = (*store.Store)(nil)
+
+// Options configure the API. Zero values take the defaults.
+type Options struct {
+	AdminToken   string        // required for /api/v1
+	MaxRows      int           // rows one SQL answer may hold; default 10,000
+	QueryTimeout time.Duration // default 30 s
+	// Ready reports whether the process can accept and make events durable.
+	Ready func() error
+}
+
+// API serves /api/v1 and the health endpoints.
+type API struct {
+	q        Querier
+	log      *slog.Logger
+	opts     Options
+	draining atomic.Bool
+}
+
+// New returns the API.
+func New(q Querier, log *slog.Logger, opts Options) (*API, error) {
+	if opts.AdminToken == "" {
+		return nil, errors.New("admin token is required")
+	}
+	if opts.MaxRows <= 0 {
+		opts.MaxRows = 10_000
+	}
+	if opts.QueryTimeout <= 0 {
+		opts.QueryTimeout = 30 * time.Second
+	}
+	return &API{q: q, log: log, opts: opts}, nil
+}
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /api/v1/sql", a.auth(a.sql))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.ready)
+}
+
+// Drain makes /readyz fail so load balancers stop sending traffic before
+// the server stops accepting it.
+func (a *API) Drain() { a.draining.Store(true) }
+
+func (a *API) ready(w http.ResponseWriter, _ *http.Request) {
+	if a.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
+	if a.opts.Ready != nil {
+		if err := a.opts.Ready(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (a *API) auth(next http.HandlerFunc) http.HandlerFunc {
+	want := []byte("Bearer " + a.opts.AdminToken)
+	return func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="actlog"`)
+			writeError(w, http.StatusUnauthorized, "admin token required: Authorization: Bearer <token>")
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (a *API) sql(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		SQL     string `json:"sql"`
+		MaxRows int    `json:"max_rows"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 256<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "body must be {\"sql\": \"SELECT …\"}: "+err.Error())
+		return
+	}
+	maxRows := a.opts.MaxRows
+	if req.MaxRows > 0 && req.MaxRows < maxRows {
+		maxRows = req.MaxRows
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.QueryTimeout)
+	defer cancel()
+	res, err := a.q.ReadOnly(ctx, req.SQL, maxRows)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, res)
+	case store.IsQueryError(err):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusGatewayTimeout, "query took longer than "+a.opts.QueryTimeout.String())
+	case errors.Is(err, context.Canceled):
+		// The client went away.
+	default:
+		a.log.Error("sql query failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "query failed")
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": strings.TrimSpace(msg)})
+}
