@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ func loadgenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Float64Var(&o.DuplicateRate, "duplicates", loadgen.DefaultDuplicateRate, "fraction of requests sent twice with the same messageIds")
 	fs.Float64Var(&o.InvalidRate, "invalid", 0, "fraction of events made invalid on purpose")
 	quiet := fs.Bool("quiet", false, "no live progress")
+	asJSON := fs.Bool("json", false, "print the summary as JSON (durations in nanoseconds)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,7 +44,15 @@ func loadgenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := loadgen.Run(ctx, o)
-	sum.Write(stdout)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(sum); err != nil {
+			return fmt.Errorf("write summary: %w", err)
+		}
+	} else {
+		sum.Write(stdout)
+	}
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}

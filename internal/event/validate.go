@@ -49,6 +49,11 @@ func (e *Event) Validate(l Limits) error {
 	if e.AnonymousID == "" && e.UserID == "" {
 		return invalid("anonymousId or userId is required")
 	}
+	if e.EventID == "" {
+		// The store dedupes on (source, messageId): an empty id would make
+		// every such event a duplicate of the first.
+		return invalid("messageId is required")
+	}
 	for _, f := range [...]struct {
 		name, v string
 	}{
@@ -68,10 +73,6 @@ func (e *Event) Validate(l Limits) error {
 	case Track:
 		if e.Event == "" {
 			return invalid("event name is required for track")
-		}
-	case Identify:
-		if e.UserID == "" && e.AnonymousID == "" {
-			return invalid("identify needs userId or anonymousId")
 		}
 	case Alias:
 		if e.UserID == "" {

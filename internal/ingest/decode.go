@@ -1,11 +1,12 @@
 package ingest
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -48,7 +49,7 @@ func parseBody(p *fastjson.Parser, body []byte, typ event.Type, maxEvents int) (
 	}
 	root, err := p.ParseBytes(body)
 	if err != nil {
-		return r, decodeErr("invalid JSON: %s", trimJSONErr(err))
+		return r, jsonSyntaxErr(body)
 	}
 	if root.Type() != fastjson.TypeObject {
 		return r, decodeErr("body must be a JSON object")
@@ -83,18 +84,16 @@ func parseBody(p *fastjson.Parser, body []byte, typ event.Type, maxEvents int) (
 	return r, nil
 }
 
-// trimJSONErr keeps a parser error short and free of payload excerpts.
-func trimJSONErr(err error) string {
-	s := err.Error()
-	for i := 0; i < len(s); i++ {
-		if s[i] == ';' || s[i] == '\n' {
-			return s[:i]
-		}
+// jsonSyntaxErr describes why body is not JSON without quoting it: the
+// parser's own messages carry excerpts of the payload, which must never be
+// returned to the client or logged. encoding/json, asked only on this error
+// path, tells where the syntax breaks.
+func jsonSyntaxErr(body []byte) error {
+	var se *json.SyntaxError
+	if err := json.Unmarshal(body, new(json.RawMessage)); errors.As(err, &se) {
+		return decodeErr("invalid JSON at byte %d", se.Offset)
 	}
-	if len(s) > 120 {
-		s = s[:120]
-	}
-	return s
+	return decodeErr("invalid JSON")
 }
 
 // message reads the fields of one Segment message into e. It does the
@@ -198,13 +197,19 @@ func stringField(v *fastjson.Value, key string) (string, error) {
 	if err != nil {
 		return "", invalidf("%s must be a string", key)
 	}
-	if !utf8.Valid(b) {
-		return "", invalidf("%s is not valid UTF-8", key)
+	if !validText(b) {
+		return "", invalidf("%s is not valid UTF-8 text", key)
 	}
 	return string(b), nil
 }
 
-// idField returns an identifier that SDKs send as a string or a number.
+// validText reports whether b is valid UTF-8 without NUL bytes: what a text
+// column accepts.
+func validText(b []byte) bool {
+	return utf8.Valid(b) && bytes.IndexByte(b, 0) < 0
+}
+
+// idField returns an identifier that SDKs send as a string or an integer.
 func idField(v *fastjson.Value, key string) (string, error) {
 	f := v.Get(key)
 	if f == nil || f.Type() == fastjson.TypeNull {
@@ -213,17 +218,28 @@ func idField(v *fastjson.Value, key string) (string, error) {
 	switch f.Type() {
 	case fastjson.TypeString:
 		b, _ := f.StringBytes()
-		if !utf8.Valid(b) {
-			return "", invalidf("%s is not valid UTF-8", key)
+		if !validText(b) {
+			return "", invalidf("%s is not valid UTF-8 text", key)
 		}
 		return string(b), nil
 	case fastjson.TypeNumber:
-		if i, err := f.Int64(); err == nil {
-			return strconv.FormatInt(i, 10), nil
+		if s, ok := integerText(f); ok {
+			return s, nil
 		}
-		return "", invalidf("%s must be a string or an integer", key)
 	}
-	return "", invalidf("%s must be a string", key)
+	return "", invalidf("%s must be a string or an integer", key)
+}
+
+// integerText returns the decimal text of an integer JSON number, also one
+// too large for int64 (numeric ids of some back ends are), and false for
+// anything else: fractions, exponents, NaN, the parser's lenient forms.
+func integerText(v *fastjson.Value) (string, bool) {
+	var buf [24]byte
+	raw := v.MarshalTo(buf[:0]) // a number marshals as its raw text
+	if len(raw) > 64 || !validNumber(raw) || bytes.ContainsAny(raw, ".eE") {
+		return "", false
+	}
+	return string(raw), true
 }
 
 // objectField returns a field that must be a JSON object; absent or null is nil.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,14 +50,15 @@ type meta struct {
 	ip          netip.Addr // client address (after trusted proxies)
 	userAgent   string     // User-Agent header
 	routeType   event.Type
-	scratch     []byte
-	propsArena  fastjson.Arena
+	json        jsonWriter
 	uaCache     *uaCache
 	opts        *EnrichOptions
 	anonymiseIP bool
 }
 
-// build turns one parsed message into a canonical event.
+// build turns one parsed message into a canonical event. It never modifies
+// v or the batch context: both may be shared by other messages and are kept
+// as received for rejected events.
 func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 	var e event.Event
 	m, err := readMessage(v, md.routeType)
@@ -99,8 +99,14 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 				props = t
 			}
 		}
+		if m.typ == event.Group && m.groupID == "" {
+			return e, invalidf("groupId is required for group")
+		}
 	case event.Alias:
 		e.Event = string(m.typ)
+		if m.previousID == "" {
+			return e, invalidf("previousId is required for alias")
+		}
 	}
 
 	// Where it happened: context.page, then (for page calls) properties.
@@ -128,7 +134,8 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 		pageURL, _ = url.Parse(e.PageURL)
 	}
 	if e.PagePath == "" && pageURL != nil {
-		e.PagePath = pageURL.Path
+		// Path is unescaped: %FF or %00 would make it invalid text.
+		e.PagePath = cleanText(pageURL.Path)
 	}
 
 	// Campaign: context.campaign, else the page URL's utm_* parameters.
@@ -143,11 +150,11 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 	}
 	if e.UTMSource == "" && e.UTMCampaign == "" && pageURL != nil {
 		q := pageURL.Query()
-		e.UTMSource = q.Get("utm_source")
-		e.UTMMedium = q.Get("utm_medium")
-		e.UTMCampaign = q.Get("utm_campaign")
-		e.UTMTerm = q.Get("utm_term")
-		e.UTMContent = q.Get("utm_content")
+		e.UTMSource = cleanText(q.Get("utm_source"))
+		e.UTMMedium = cleanText(q.Get("utm_medium"))
+		e.UTMCampaign = cleanText(q.Get("utm_campaign"))
+		e.UTMTerm = cleanText(q.Get("utm_term"))
+		e.UTMContent = cleanText(q.Get("utm_content"))
 	}
 
 	// Device.
@@ -165,16 +172,12 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 	// Client address: a server-side library may send context.ip.
 	ip := md.ip
 	if ctx != nil {
-		if s := str(ctx, "ip"); s != "" {
-			if a, err := netip.ParseAddr(s); err == nil {
-				ip = a
-			}
-			if md.anonymiseIP {
-				ctx.Del("ip")
-			}
+		if a, err := netip.ParseAddr(str(ctx, "ip")); err == nil {
+			ip = a
 		}
 	}
 	if ip.IsValid() {
+		ip = ip.Unmap().WithZone("")
 		if md.anonymiseIP {
 			ip = anonymise(ip)
 		}
@@ -184,9 +187,9 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 	// Session and order.
 	if ctx != nil {
 		e.SessionID = idString(ctx.Get("sessionId"))
-		if s := ctx.Get("seq"); s != nil {
+		if s := ctx.Get("seq"); s != nil && s.Type() != fastjson.TypeNull {
 			n, err := s.Int64()
-			if err != nil {
+			if err != nil || !validNumber(s.MarshalTo(md.json.buf[:0])) {
 				return e, invalidf("context.seq must be an integer")
 			}
 			e.Seq = n
@@ -228,7 +231,10 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 	}
 
 	// JSON columns.
-	size := len(e.EventID) + len(e.AnonymousID) + len(e.UserID) + len(e.Event) + len(e.PageURL) + len(e.PageTitle) + len(e.Referrer)
+	size := textBytes(&e)
+	if size > md.opts.MaxEventBytes {
+		return e, invalidf("event larger than %d bytes", md.opts.MaxEventBytes)
+	}
 	if e.Properties, err = md.propertiesJSON(m, props); err != nil {
 		return e, err
 	}
@@ -246,6 +252,23 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 	return e, nil
 }
 
+// textBytes is the size of an event's text columns.
+func textBytes(e *event.Event) int {
+	n := 0
+	for _, s := range [...]string{
+		e.EventID, e.Source, e.Event, e.AnonymousID, e.UserID, e.SessionID,
+		e.PageURL, e.PagePath, e.PageTitle, e.Referrer, e.ScreenName,
+		e.Section, e.Banner,
+		e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMTerm, e.UTMContent,
+		e.DeviceType, e.OS, e.Browser, e.IP,
+	} {
+		n += len(s)
+	}
+	return n
+}
+
+// propertiesJSON encodes the properties column: the message's properties
+// (traits for identify and group) plus group_id or previous_id.
 func (md *meta) propertiesJSON(m message, props *fastjson.Value) ([]byte, error) {
 	extraKey, extraVal := "", ""
 	switch m.typ {
@@ -254,82 +277,72 @@ func (md *meta) propertiesJSON(m message, props *fastjson.Value) ([]byte, error)
 	case event.Alias:
 		extraKey, extraVal = "previous_id", m.previousID
 	}
-	if extraKey != "" && extraVal != "" {
-		a := &md.propsArena
-		a.Reset()
-		o := a.NewObject()
-		if props != nil {
-			obj, _ := props.Object()
-			obj.Visit(func(k []byte, v *fastjson.Value) { o.Set(string(k), v) })
-		}
-		o.Set(extraKey, a.NewString(extraVal))
-		props = o
-	}
-	if props == nil {
+	if props == nil && extraKey == "" {
 		return []byte("{}"), nil
 	}
-	return md.marshal("properties", props)
+	w := &md.json
+	w.reset(true)
+	w.buf = append(w.buf, '{')
+	comma := false
+	if props != nil {
+		o, _ := props.Object()
+		var skip func([]byte) bool
+		if extraKey != "" {
+			skip = func(k []byte) bool { return string(k) == extraKey }
+		}
+		comma = w.members(o, skip, false)
+	}
+	if extraKey != "" {
+		if comma {
+			w.buf = append(w.buf, ',')
+		}
+		w.string([]byte(extraKey))
+		w.buf = append(w.buf, ':')
+		w.string([]byte(extraVal))
+	}
+	w.buf = append(w.buf, '}')
+	return md.jsonResult("properties")
 }
 
+// contextJSON encodes the context column. The key actlog is reserved for
+// actlog's own flags; ip is left out when addresses are anonymised.
 func (md *meta) contextJSON(ctx *fastjson.Value, clamped string) ([]byte, error) {
-	var out []byte
-	if ctx == nil {
-		out = []byte("{}")
-	} else {
-		ctx.Del("actlog") // reserved for actlog's own flags
-		var err error
-		if out, err = md.marshal("context", ctx); err != nil {
-			return nil, err
-		}
+	if ctx == nil && clamped == "" {
+		return []byte("{}"), nil
 	}
-	if clamped == "" {
-		return out, nil
+	w := &md.json
+	w.reset(true)
+	w.buf = append(w.buf, '{')
+	comma := false
+	if clamped != "" {
+		w.buf = append(w.buf, `"actlog":{"ts_clamped":"`...)
+		w.buf = append(w.buf, clamped...)
+		w.buf = append(w.buf, `"}`...)
+		comma = true
 	}
-	flag := `{"actlog":{"ts_clamped":"` + clamped + `"}`
-	if len(out) <= 2 {
-		return []byte(flag + "}"), nil
+	if ctx != nil {
+		o, _ := ctx.Object()
+		anonymise := md.anonymiseIP
+		w.members(o, func(k []byte) bool {
+			return string(k) == "actlog" || (anonymise && string(k) == "ip")
+		}, comma)
 	}
-	return append([]byte(flag+","), out[1:]...), nil
+	w.buf = append(w.buf, '}')
+	return md.jsonResult("context")
 }
 
-// marshal re-encodes a parsed object, refusing what is not strict JSON
-// (NaN, Infinity) or not UTF-8, so that a stored row is always readable.
-func (md *meta) marshal(field string, v *fastjson.Value) ([]byte, error) {
-	if err := md.checkNumbers(field, v); err != nil {
-		return nil, err
-	}
-	out := v.MarshalTo(nil)
-	if !utf8.Valid(out) {
+// jsonResult returns a copy of what md.json wrote for field, or the reason
+// it is not storable.
+func (md *meta) jsonResult(field string) ([]byte, error) {
+	switch md.json.fault {
+	case faultUTF8:
 		return nil, invalidf("%s is not valid UTF-8", field)
+	case faultNaN:
+		return nil, invalidf("%s holds NaN or Infinity, which JSON does not allow", field)
+	case faultNumber:
+		return nil, invalidf("%s holds a number that is not valid JSON", field)
 	}
-	return out, nil
-}
-
-func (md *meta) checkNumbers(field string, v *fastjson.Value) error {
-	switch v.Type() {
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		var err error
-		o.Visit(func(_ []byte, c *fastjson.Value) {
-			if err == nil {
-				err = md.checkNumbers(field, c)
-			}
-		})
-		return err
-	case fastjson.TypeArray:
-		a, _ := v.Array()
-		for _, c := range a {
-			if err := md.checkNumbers(field, c); err != nil {
-				return err
-			}
-		}
-	case fastjson.TypeNumber:
-		md.scratch = v.MarshalTo(md.scratch[:0])
-		if bytes.ContainsAny(md.scratch, "nNiI") {
-			return invalidf("%s holds NaN or Infinity, which JSON does not allow", field)
-		}
-	}
-	return nil
+	return bytes.Clone(md.json.buf), nil
 }
 
 // str returns a string field of an object, or "" when absent or not a string.
@@ -342,7 +355,7 @@ func str(v *fastjson.Value, key string) string {
 		return ""
 	}
 	b, _ := f.StringBytes()
-	if !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
+	if !validText(b) {
 		return ""
 	}
 	return string(b)
@@ -362,16 +375,26 @@ func idString(v *fastjson.Value) string {
 	switch v.Type() {
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
-		if !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
+		if !validText(b) {
 			return ""
 		}
 		return string(b)
 	case fastjson.TypeNumber:
-		if i, err := v.Int64(); err == nil {
-			return strconv.FormatInt(i, 10)
+		if s, ok := integerText(v); ok {
+			return s
 		}
 	}
 	return ""
+}
+
+// cleanText makes s fit a text column: invalid UTF-8 becomes U+FFFD and NUL
+// bytes are dropped. Used for values actlog derives (unescaped URL parts),
+// not for values the client sent as they are.
+func cleanText(s string) string {
+	if validText([]byte(s)) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 // anonymise drops the host part of an address: the last octet of IPv4, all
@@ -440,7 +463,8 @@ func parseUA(s string) device {
 	}
 	d.os = ua.OSInfo().Name
 	switch {
-	case strings.Contains(d.os, "iPhone") || strings.Contains(d.os, "iPad") || strings.Contains(d.os, "CPU OS"):
+	case strings.Contains(s, "iPhone") || strings.Contains(s, "iPad") || strings.Contains(s, "iPod"):
+		// The parser names iPadOS "OS" (from "CPU OS 17_4").
 		d.os = "iOS"
 	case strings.HasPrefix(d.os, "Mac OS"):
 		d.os = "macOS"

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fastjson"
@@ -94,9 +95,12 @@ type Handler struct {
 	metrics    *metrics
 }
 
-// New returns the ingest handler. reg may be nil.
+// New returns the ingest handler. log and reg may be nil.
 func New(sink Sink, log *slog.Logger, reg prometheus.Registerer, opts Options) (*Handler, error) {
 	opts.setDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	h := &Handler{
 		sink:    sink,
 		log:     log,
@@ -261,7 +265,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t event.Type) in
 			if !errors.As(err, &ve) {
 				h.log.Error("build event", "source", src.Name, "err", err)
 			}
-			batch.Rejected = append(batch.Rejected, rejectedOf(src.Name, md.receivedAt, i, m, err, h.opts.Enrich.MaxEventBytes))
+			batch.Rejected = append(batch.Rejected, rejectedOf(&md.json, src.Name, md.receivedAt, i, m, err, h.opts.Enrich.MaxEventBytes))
 			continue
 		}
 		batch.Events = append(batch.Events, e)
@@ -306,12 +310,16 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) int {
 func (h *Handler) readBody(r *http.Request, buf *bytes.Buffer) *apiError {
 	buf.Reset()
 	max := h.opts.MaxRequestBytes
-	if r.ContentLength > max && r.Header.Get("Content-Encoding") == "" {
-		return &apiError{http.StatusRequestEntityTooLarge, "request body larger than " + strconv.FormatInt(max, 10) + " bytes"}
+	tooLarge := &apiError{http.StatusRequestEntityTooLarge, "request body larger than " + strconv.FormatInt(max, 10) + " bytes"}
+	enc := strings.ToLower(r.Header.Get("Content-Encoding"))
+	if r.ContentLength > max {
+		return tooLarge
 	}
-	var body io.Reader = io.LimitReader(r.Body, max+1)
-	switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
+	wire := &io.LimitedReader{R: r.Body, N: max + 1}
+	var body io.Reader = wire
+	switch enc {
 	case "", "identity":
+		enc = ""
 	case "gzip":
 		zr, _ := h.gzipReader.Get().(*gzip.Reader)
 		var err error
@@ -321,6 +329,9 @@ func (h *Handler) readBody(r *http.Request, buf *bytes.Buffer) *apiError {
 			err = zr.Reset(body)
 		}
 		if err != nil {
+			if wire.N <= 0 {
+				return tooLarge
+			}
 			return &apiError{http.StatusBadRequest, "invalid gzip body"}
 		}
 		defer h.gzipReader.Put(zr)
@@ -329,14 +340,16 @@ func (h *Handler) readBody(r *http.Request, buf *bytes.Buffer) *apiError {
 		return &apiError{http.StatusUnsupportedMediaType, "content encoding must be gzip or none"}
 	}
 	n, err := buf.ReadFrom(io.LimitReader(body, max+1))
+	if n > max || wire.N <= 0 {
+		// Decompressed or compressed, the body is over the limit (a
+		// compressed body cut at the limit fails as truncated gzip).
+		return tooLarge
+	}
 	if err != nil {
-		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+		if enc == "gzip" {
 			return &apiError{http.StatusBadRequest, "invalid or truncated gzip body"}
 		}
 		return &apiError{http.StatusBadRequest, "cannot read body"}
-	}
-	if n > max {
-		return &apiError{http.StatusRequestEntityTooLarge, "request body larger than " + strconv.FormatInt(max, 10) + " bytes"}
 	}
 	if buf.Cap() > 4*int(max) {
 		// Do not keep oversized buffers in the pool.
@@ -378,7 +391,9 @@ func (h *Handler) clientIP(r *http.Request) netip.Addr {
 	if !h.trusted(peer) {
 		return peer
 	}
-	hops := strings.Split(r.Header.Get("X-Forwarded-For"), ",")
+	// Proxies may add their hop as a header line of its own: all lines
+	// together are the list, and only its trusted tail can be believed.
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
@@ -402,19 +417,35 @@ func (h *Handler) trusted(a netip.Addr) bool {
 	return false
 }
 
-func rejectedOf(src string, at time.Time, i int, v *fastjson.Value, err error, max int) event.Rejected {
-	raw := v.MarshalTo(nil)
-	if len(raw) > max {
-		raw = raw[:max]
-	}
+// rejectedOf is the rejected-table row of message v. Its raw JSON is
+// re-encoded by w (sanitised, never failing) and cut to max bytes.
+func rejectedOf(w *jsonWriter, src string, at time.Time, i int, v *fastjson.Value, err error, max int) event.Rejected {
+	w.reset(false)
+	w.value(v)
+	raw := bytes.Clone(truncateText(w.buf, max))
 	rj := event.Rejected{ReceivedAt: at, Source: src, Index: i, Reason: err.Error(), Raw: raw}
 	if v.Type() == fastjson.TypeObject {
-		rj.MessageID = idString(v.Get("messageId"))
-		if len(rj.MessageID) > event.DefaultMaxID {
-			rj.MessageID = rj.MessageID[:event.DefaultMaxID]
-		}
+		rj.MessageID = string(truncateText([]byte(idString(v.Get("messageId"))), event.DefaultMaxID))
 	}
 	return rj
+}
+
+// truncateText cuts b to at most max bytes without splitting a UTF-8
+// sequence.
+func truncateText(b []byte, max int) []byte {
+	if len(b) <= max {
+		return b
+	}
+	b = b[:max]
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				b = b[:i]
+			}
+			break
+		}
+	}
+	return b
 }
 
 func retryAfter(d time.Duration) string {

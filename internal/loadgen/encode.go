@@ -65,13 +65,12 @@ func (s *shard) fill(b []byte, n int, spans []span) (_ []byte, _ []span, dup boo
 		s.next = (s.next + 1) % len(s.members)
 		m := s.members[idx]
 		if m == nil {
-			m = newMember(s.rng, nowNs)
+			m = newMember(s.rng, nowNs, nil)
 			s.members[idx] = m
 		}
 		e, ok := m.next(s.rng)
 		for !ok { // journey over: a new member takes the slot
-			m = newMember(s.rng, nowNs)
-			s.members[idx] = m
+			m = newMember(s.rng, nowNs, m)
 			e, ok = m.next(s.rng)
 		}
 		m.begin(&e, nowNs)
@@ -157,7 +156,7 @@ func (s *shard) appendEvent(b []byte, spans []span, m *member, e *ev, invalid ui
 		b = append(b, '}')
 	}
 	b = append(b, `,"userAgent":`...)
-	b = appendString(b, userAgents[m.ua])
+	b = appendQuoted(b, userAgents[m.ua])
 	b = append(b, `,"library":{"name":"actlog-loadgen","version":"1"},"locale":"`...)
 	b = append(b, locales[m.locale]...)
 	b = append(b, `"}}`...)
@@ -247,10 +246,43 @@ func closeObject(b []byte) []byte {
 	return append(b, '}')
 }
 
-// appendTime appends a quoted UTC RFC 3339 time with milliseconds.
+// appendTime appends ns as a quoted UTC RFC 3339 time with milliseconds,
+// "2006-01-02T15:04:05.000Z", for years 1970 to 9999.
 func appendTime(b []byte, ns int64) []byte {
+	ms := ns / int64(time.Millisecond)
+	days, msOfDay := ms/86_400_000, ms%86_400_000
+	// civil-from-days (H. Hinnant), days since 1970-01-01.
+	z := days + 719_468
+	era := z / 146_097
+	doe := z - era*146_097
+	yoe := (doe - doe/1460 + doe/36_524 - doe/146_096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	y := yoe + era*400
+	if m <= 2 {
+		y++
+	}
+	sec := msOfDay / 1000
+	b = append(b, '"',
+		byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+sec/36_000), byte('0'+sec/3600%10), ':',
+		byte('0'+sec/600%6), byte('0'+sec/60%10), ':',
+		byte('0'+sec%60/10), byte('0'+sec%10), '.',
+		byte('0'+msOfDay%1000/100), byte('0'+msOfDay%100/10), byte('0'+msOfDay%10), 'Z', '"')
+	return b
+}
+
+// appendQuoted appends s in quotes without escaping; only for the constant
+// tables whose strings need none (see TestTablesNeedNoEscaping).
+func appendQuoted(b []byte, s string) []byte {
 	b = append(b, '"')
-	b = time.Unix(0, ns).UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = append(b, s...)
 	return append(b, '"')
 }
 

@@ -230,13 +230,21 @@ type member struct {
 	head  int
 }
 
-func newMember(r *rand.Rand, now int64) *member {
-	m := &member{
+// newMember starts a new member, reusing old's memory when old is not nil.
+func newMember(r *rand.Rand, now int64, old *member) *member {
+	var queue []ev
+	m := old
+	if m != nil {
+		queue = m.queue[:0]
+	} else {
+		m, queue = new(member), make([]ev, 0, 8)
+	}
+	*m = member{
 		anon:         newUUID(r),
 		ua:           uint8(r.IntN(len(userAgents))),
 		sessionsLeft: 1,
 		state:        stSessionStart,
-		queue:        make([]ev, 0, 8),
+		queue:        queue,
 	}
 	if r.Float64() >= 0.7 {
 		m.locale = 1

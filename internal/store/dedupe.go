@@ -24,20 +24,20 @@ const dedupeGenerations = 8
 
 // dedupe remembers the keys of stored events for a window of time.
 //
-// Keys live in generations of window/8 each. The newest generation is a Go
-// map (about 20 bytes a key); when a generation closes it is frozen into a
-// sorted array with a radix directory (8.5 bytes a key), so the whole window
-// costs about 9–10 bytes a key: see docs/api.md. A lookup probes the open map
-// and at most eight frozen generations, each in one or two cache lines.
+// Keys live in generations of window/8 each. The newest generation is an
+// open-addressing set (11–21 bytes a key); when a generation closes it is
+// frozen into a sorted array with a radix directory (8.5 bytes a key), so a
+// full window costs about 9–10 bytes a key: see docs/api.md. A lookup probes
+// the open set and at most nine frozen generations, each in one or two cache
+// lines.
 //
 // Not safe for concurrent use: it is owned by the store's writer goroutine.
 type dedupe struct {
 	width  time.Duration
 	maxIDs int
-	open   map[uint64]struct{}
+	open   *keySet
 	openAt time.Time // start of the open generation
 	frozen []*frozenGen
-	hits   int64 // duplicates found, for metrics
 	evict  int64 // generations dropped early because of maxIDs
 }
 
@@ -54,11 +54,11 @@ func newDedupe(window time.Duration, maxIDs int) *dedupe {
 	if w < time.Second {
 		w = time.Second
 	}
-	return &dedupe{width: w, maxIDs: maxIDs, open: map[uint64]struct{}{}}
+	return &dedupe{width: w, maxIDs: maxIDs, open: newKeySet()}
 }
 
 func (d *dedupe) size() int {
-	n := len(d.open)
+	n := d.open.len()
 	for _, g := range d.frozen {
 		n += len(g.keys)
 	}
@@ -67,7 +67,7 @@ func (d *dedupe) size() int {
 
 // has reports whether key was stored within the window.
 func (d *dedupe) has(key uint64) bool {
-	if _, ok := d.open[key]; ok {
+	if d.open.has(key) {
 		return true
 	}
 	for _, g := range d.frozen {
@@ -82,7 +82,7 @@ func (d *dedupe) has(key uint64) bool {
 func (d *dedupe) add(keys []uint64, at time.Time) {
 	d.rotate(at)
 	for _, k := range keys {
-		d.open[k] = struct{}{}
+		d.open.add(k)
 	}
 	if d.maxIDs > 0 {
 		for d.size() > d.maxIDs && len(d.frozen) > 0 {
@@ -98,9 +98,9 @@ func (d *dedupe) rotate(now time.Time) {
 	if now.Sub(d.openAt) < d.width {
 		return
 	}
-	if len(d.open) > 0 {
+	if d.open.len() > 0 {
 		d.frozen = append(d.frozen, freeze(d.open, d.openAt))
-		d.open = make(map[uint64]struct{}, len(d.open))
+		d.open = newKeySet()
 	}
 	d.openAt = now.Truncate(d.width)
 	// Keep generations whose end lies within the window.
@@ -111,11 +111,8 @@ func (d *dedupe) rotate(now time.Time) {
 	d.frozen = d.frozen[cut:]
 }
 
-func freeze(set map[uint64]struct{}, start time.Time) *frozenGen {
-	keys := make([]uint64, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
-	}
+func freeze(set *keySet, start time.Time) *frozenGen {
+	keys := set.keys(make([]uint64, 0, set.len()))
 	slices.Sort(keys)
 	// One directory slot per ~8 keys, a power of two.
 	bits := uint(1)
@@ -153,11 +150,11 @@ func (g *frozenGen) has(key uint64) bool {
 // rotate(now) then closes the last loaded generation.
 func (d *dedupe) load(key uint64, at time.Time) {
 	if start := at.Truncate(d.width); start.After(d.openAt) {
-		if len(d.open) > 0 {
+		if d.open.len() > 0 {
 			d.frozen = append(d.frozen, freeze(d.open, d.openAt))
-			d.open = map[uint64]struct{}{}
+			d.open = newKeySet()
 		}
 		d.openAt = start
 	}
-	d.open[key] = struct{}{}
+	d.open.add(key)
 }

@@ -177,3 +177,28 @@ func TestDedupeGenerations(t *testing.T) {
 		t.Errorf("unknown key found")
 	}
 }
+
+func TestKeySet(t *testing.T) {
+	s := newKeySet()
+	want := map[uint64]bool{}
+	for i := range uint64(50_000) {
+		k := i * 0x9E3779B97F4A7C15 // spread over the high bits, including 0
+		s.add(k)
+		s.add(k) // twice: still one
+		want[k] = true
+	}
+	if s.len() != len(want) {
+		t.Fatalf("len = %d, want %d", s.len(), len(want))
+	}
+	for k := range want {
+		if !s.has(k) {
+			t.Fatalf("key %x lost", k)
+		}
+	}
+	if s.has(12345) {
+		t.Fatal("absent key found")
+	}
+	if got := len(s.keys(nil)); got != len(want) {
+		t.Fatalf("keys() returned %d, want %d", got, len(want))
+	}
+}

@@ -1,0 +1,39 @@
+# actlog — run `make help` for the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/actlog
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+STATICCHECK_VERSION := v0.8.2
+GOBIN := $(shell $(GO) env GOPATH)/bin
+
+.PHONY: help build run test test-short fuzz bench check clean
+
+help: ## show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+build: ## build bin/actlog
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/actlog
+
+run: build ## run actlog with demo traffic at http://127.0.0.1:8080 (data in ./actlog-data)
+	$(BIN) serve --demo $(ARGS)
+
+test: ## run every test (race detector on), as CI does
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+test-short: ## quick tests without subprocess crash tests
+	$(GO) test -short -count=1 ./...
+
+fuzz: ## fuzz the batch decoder for FUZZTIME (default 60s)
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeBatch -fuzztime=$${FUZZTIME:-60s} ./internal/ingest/
+
+bench: build ## run the benchmarks of record (see bench/README.md)
+	bash bench/ingest/run.sh
+
+check: ## go vet and staticcheck
+	$(GO) vet ./...
+	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(GOBIN)/staticcheck ./...
+
+clean: ## remove build output and the demo data
+	rm -rf bin actlog-data

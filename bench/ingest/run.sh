@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Ingest benchmark of record: actlog serve against a no-op Go HTTP server
+# (the baseline) with the same client in the same run, then latency at the
+# reference peak (20,000 req/min = 333 req/s, open loop).
+#
+# Usage: bash bench/ingest/run.sh            (from the repository root)
+# Env:   DURATION=20s  PEAK_DURATION=60s  CONCURRENCY=64  BATCH=10  ROUNDS=2
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${DURATION:-20s}
+PEAK_DURATION=${PEAK_DURATION:-60s}
+CONCURRENCY=${CONCURRENCY:-64}
+BATCH=${BATCH:-10}
+ROUNDS=${ROUNDS:-2}
+OUT=bench/out
+mkdir -p "$OUT" bin
+go build -o bin/actlog ./cmd/actlog
+go build -o bin/baseline ./bench/ingest/baseline
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_up() { for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "server at $1 did not start" >&2; return 1; }
+rss_mb() { awk '/^VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+
+start_baseline() {
+  BPORT=$(free_port)
+  bin/baseline -listen "127.0.0.1:$BPORT" -batch "$BATCH" & BPID=$!; pids+=("$BPID")
+  wait_up "http://127.0.0.1:$BPORT/"
+}
+start_actlog() {
+  APORT=$(free_port)
+  rm -rf "$work/data"
+  cat > "$work/actlog.yaml" <<YAML
+listen: 127.0.0.1:$APORT
+data_dir: $work/data
+admin_token: bench-admin-token
+log: {level: warn}
+sources:
+  - name: bench
+    write_key: bench-write-key
+YAML
+  bin/actlog serve --config "$work/actlog.yaml" >/dev/null 2>"$work/actlog.log" & APID=$!; pids+=("$APID")
+  wait_up "http://127.0.0.1:$APORT/readyz"
+}
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+loadgen() { # url key extra-args...
+  local url=$1 key=$2; shift 2
+  bin/actlog loadgen --url "$url" --write-key "$key" --batch "$BATCH" --duplicates 0 --quiet --json --seed 42 "$@"
+}
+summary() { # summary JSON file → "req/s events/s p50 p99 errors"
+  python3 - "$1" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+ms = lambda ns: "%.2fms" % (ns / 1e6)
+print("req/s=%.0f events/s=%.0f p50=%s p90=%s p99=%s errors=%d" % (s["RequestsPerSec"], s["EventsPerSec"], ms(s["P50"]), ms(s["P90"]), ms(s["P99"]), s["Errors"]))
+PY
+}
+
+echo "== max throughput, $ROUNDS rounds of $DURATION each, concurrency $CONCURRENCY, batch $BATCH"
+for r in $(seq 1 "$ROUNDS"); do
+  start_baseline
+  loadgen "http://127.0.0.1:$BPORT" none --rate 0 --concurrency "$CONCURRENCY" --duration "$DURATION" > "$OUT/base-max-$r.json"
+  echo "baseline round $r: rss_mb=$(rss_mb "$BPID") $(summary "$OUT/base-max-$r.json")"
+  stop_pid "$BPID"
+  start_actlog
+  loadgen "http://127.0.0.1:$APORT" bench-write-key --rate 0 --concurrency "$CONCURRENCY" --duration "$DURATION" > "$OUT/actlog-max-$r.json"
+  rows=$(curl -fs -H 'Authorization: Bearer bench-admin-token' -d '{"sql":"SELECT count(*) FROM events"}' "http://127.0.0.1:$APORT/api/v1/sql" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"][0][0])')
+  echo "actlog   round $r: rss_mb=$(rss_mb "$APID") rows_stored=$rows $(summary "$OUT/actlog-max-$r.json")"
+  stop_pid "$APID"
+done
+
+echo "== reference peak: 333 req/s open loop for $PEAK_DURATION, batch $BATCH"
+start_baseline
+loadgen "http://127.0.0.1:$BPORT" none --rate 333 --duration "$PEAK_DURATION" > "$OUT/base-peak.json"
+echo "baseline peak: $(summary "$OUT/base-peak.json")"
+stop_pid "$BPID"
+start_actlog
+loadgen "http://127.0.0.1:$APORT" bench-write-key --rate 333 --duration "$PEAK_DURATION" > "$OUT/actlog-peak.json"
+echo "actlog   peak: rss_mb=$(rss_mb "$APID") $(summary "$OUT/actlog-peak.json")"
+stop_pid "$APID"
+echo "(full summaries in $OUT/)"

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// childEnv makes the test binary act as the actlog binary, so tests can run
+// `actlog serve` as a real subprocess and kill it.
+const childEnv = "ACTLOGTEST_CHILD_ARGS"
+
+func TestMain(m *testing.M) {
+	if args := os.Getenv(childEnv); args != "" {
+		os.Exit(run(context.Background(), strings.Fields(args), filterEnv(os.Environ()), os.Stdout, os.Stderr))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func filterEnv(env []string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "ACTLOGTEST_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// server is `actlog serve` running as a child process.
+type server struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	base  string
+	token string
+	log   *bytes.Buffer
+	done  chan error
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// writeConfig writes a configuration with one source and returns its path.
+func writeConfig(t *testing.T, dir string, port int, extra string) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
+data_dir: %s
+admin_token: test-admin-token
+log:
+  level: warn
+sources:
+  - name: web
+    write_key: test-write-key
+    allowed_origins: ["*"]
+sql:
+  max_rows: 10000000
+%s`, port, filepath.Join(dir, "data"), extra)
+	path := filepath.Join(dir, "actlog.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func startServer(t *testing.T, configPath string, port int) *server {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=serve --config "+configPath)
+	s := &server{t: t, cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), token: "test-admin-token", log: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stdout = io.Discard
+	cmd.Stderr = &lockedWriter{w: s.log}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case err := <-s.done:
+			t.Fatalf("actlog serve exited before ready: %v\n%s", err, s.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.kill()
+			t.Fatalf("actlog serve not ready after 30s\n%s", s.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *server) kill() {
+	_ = s.cmd.Process.Kill()
+	<-s.done
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop() {
+	s.t.Helper()
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			s.t.Fatalf("actlog serve exited with %v after SIGINT\n%s", err, s.log)
+		}
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		s.t.Fatalf("actlog serve did not stop within 30s of SIGINT\n%s", s.log)
+	}
+}
+
+// sql runs a query through the SQL API.
+func (s *server) sql(q string) [][]any {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]string{"sql": q})
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/api/v1/sql", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("sql: %v", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Rows  [][]any `json:"rows"`
+		Error string  `json:"error"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		s.t.Fatalf("sql %q: status %d, %v %s", q, resp.StatusCode, err, out.Error)
+	}
+	return out.Rows
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// batchBody is a Segment batch of track events with the given ids.
+func batchBody(ids []string) []byte {
+	var b bytes.Buffer
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	b.WriteString(`{"sentAt":"` + now + `","batch":[`)
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"type":"track","event":"crash_test","messageId":%q,"anonymousId":"a-%d","timestamp":%q,"properties":{"i":%d}}`, id, i%7, now, i)
+	}
+	b.WriteString(`]}`)
+	return b.Bytes()
+}
+
+func postBatch(client *http.Client, base string, ids []string) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, base+"/v1/batch", bytes.NewReader(batchBody(ids)))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("test-write-key", "")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
