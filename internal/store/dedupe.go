@@ -39,6 +39,8 @@ type dedupe struct {
 	openAt time.Time // start of the open generation
 	frozen []*frozenGen
 	evict  int64 // generations dropped early because of maxIDs
+
+	loading map[time.Time]*keySet // generations read back at start
 }
 
 type frozenGen struct {
@@ -145,16 +147,39 @@ func (g *frozenGen) has(key uint64) bool {
 	return false
 }
 
-// load puts a key read back from disk into the generation of its time.
-// Keys must be loaded in time order before the writer starts; a final
-// rotate(now) then closes the last loaded generation.
+// load puts a key read back from disk into the generation of its time,
+// in any order, before the writer starts; finishLoad then freezes every
+// generation but the current one.
 func (d *dedupe) load(key uint64, at time.Time) {
-	if start := at.Truncate(d.width); start.After(d.openAt) {
-		if d.open.len() > 0 {
-			d.frozen = append(d.frozen, freeze(d.open, d.openAt))
-			d.open = newKeySet()
-		}
-		d.openAt = start
+	if d.loading == nil {
+		d.loading = map[time.Time]*keySet{}
 	}
-	d.open.add(key)
+	start := at.Truncate(d.width)
+	set := d.loading[start]
+	if set == nil {
+		set = newKeySet()
+		d.loading[start] = set
+	}
+	set.add(key)
+}
+
+func (d *dedupe) finishLoad(now time.Time) {
+	d.openAt = now.Truncate(d.width)
+	starts := make([]time.Time, 0, len(d.loading))
+	for st := range d.loading {
+		starts = append(starts, st)
+	}
+	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+	for _, st := range starts {
+		set := d.loading[st]
+		if !st.Before(d.openAt) {
+			for _, k := range set.keys(nil) {
+				d.open.add(k)
+			}
+			continue
+		}
+		d.frozen = append(d.frozen, freeze(set, st))
+	}
+	d.loading = nil
+	d.rotate(now)
 }

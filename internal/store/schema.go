@@ -6,6 +6,17 @@ import (
 	"fmt"
 )
 
+// eventColumns are the columns of the events table in order. dedupe_key is
+// actlog's own: the 64-bit key of (source, event_id) that restores the
+// dedupe state at start; it is not part of the lake export.
+var eventColumns = [...]string{
+	"event_id", "source", "type", "event", "anonymous_id", "user_id", "session_id", "seq",
+	"ts", "client_ts", "sent_at", "received_at",
+	"page_url", "page_path", "page_title", "referrer", "screen_name", "section", "banner",
+	"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+	"device_type", "os", "browser", "ip", "properties", "context", "dedupe_key",
+}
+
 // migrations are applied in order, each once, each in its own transaction.
 // Never edit a released migration: append a new one.
 var migrations = [...]string{
@@ -40,7 +51,8 @@ CREATE TABLE events (
 	browser      VARCHAR,
 	ip           VARCHAR,
 	properties   JSON,
-	context      JSON
+	context      JSON,
+	dedupe_key   UBIGINT NOT NULL
 );
 CREATE TABLE rejected (
 	received_at TIMESTAMPTZ NOT NULL,
@@ -50,10 +62,7 @@ CREATE TABLE rejected (
 	reason      VARCHAR NOT NULL,
 	raw         VARCHAR
 );
-CREATE TABLE dedupe_keys (
-	key UBIGINT     NOT NULL,
-	stored_at TIMESTAMPTZ NOT NULL
-);`,
+`,
 }
 
 // SchemaVersion is the schema version this build writes.

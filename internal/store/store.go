@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +79,9 @@ type Store struct {
 	sessions *sessionizer
 	metrics  *metrics
 	keys     []uint64 // scratch of the writer
+
+	insertEvents string            // the query appender's INSERT
+	eventTypes   []duckdb.TypeInfo // the appended columns' types
 }
 
 // Open opens (creating if needed) the store in opts.Dir, applies schema
@@ -105,6 +109,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		done:     make(chan struct{}),
 		dedupe:   newDedupe(opts.DedupeWindow, opts.DedupeMaxIDs),
 		sessions: newSessionizer(opts.SessionTimeout),
+	}
+	if s.insertEvents, s.eventTypes, err = eventAppenderSpec(); err != nil {
+		_ = db.Close()
+		return nil, err
 	}
 	fail := func(err error) (*Store, error) {
 		_ = db.Close()
@@ -164,7 +172,7 @@ func (s *Store) lockDown(ctx context.Context) error {
 // restore loads the dedupe keys of the window and the sessions still live.
 func (s *Store) restore(ctx context.Context, now time.Time) error {
 	since := now.Add(-s.opts.DedupeWindow - s.dedupe.width)
-	rows, err := s.db.QueryContext(ctx, `SELECT key, stored_at FROM dedupe_keys WHERE stored_at >= ? ORDER BY stored_at`, since)
+	rows, err := s.db.QueryContext(ctx, `SELECT dedupe_key, received_at FROM events WHERE received_at >= ?`, since)
 	if err != nil {
 		return fmt.Errorf("load dedupe keys: %w", err)
 	}
@@ -181,7 +189,7 @@ func (s *Store) restore(ctx context.Context, now time.Time) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load dedupe keys: %w", err)
 	}
-	s.dedupe.rotate(now)
+	s.dedupe.finishLoad(now)
 
 	rows, err = s.db.QueryContext(ctx, `
 		SELECT coalesce(anonymous_id, user_id) AS actor, arg_max(session_id, ts), max(ts),
@@ -205,6 +213,36 @@ func (s *Store) restore(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("load sessions: %w", err)
 	}
 	return nil
+}
+
+// eventAppenderSpec returns the INSERT run by the events query appender
+// and the types of the appended columns: JSON columns are appended as text
+// and cast by DuckDB.
+func eventAppenderSpec() (string, []duckdb.TypeInfo, error) {
+	typeOf := map[string]duckdb.Type{
+		"seq": duckdb.TYPE_BIGINT, "ts": duckdb.TYPE_TIMESTAMP_TZ, "client_ts": duckdb.TYPE_TIMESTAMP_TZ,
+		"sent_at": duckdb.TYPE_TIMESTAMP_TZ, "received_at": duckdb.TYPE_TIMESTAMP_TZ, "dedupe_key": duckdb.TYPE_UBIGINT,
+	}
+	var types []duckdb.TypeInfo
+	var sel []string
+	for i, c := range eventColumns {
+		t, ok := typeOf[c]
+		if !ok {
+			t = duckdb.TYPE_VARCHAR
+		}
+		ti, err := duckdb.NewTypeInfo(t)
+		if err != nil {
+			return "", nil, fmt.Errorf("type of %s: %w", c, err)
+		}
+		types = append(types, ti)
+		col := fmt.Sprintf("col%d", i+1)
+		if c == "properties" || c == "context" {
+			col += "::JSON"
+		}
+		sel = append(sel, col)
+	}
+	q := "INSERT INTO events (" + strings.Join(eventColumns[:], ", ") + ") SELECT " + strings.Join(sel, ", ") + " FROM appended_data"
+	return q, types, nil
 }
 
 // DB is the store's database handle for read queries by other packages of

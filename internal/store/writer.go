@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql/driver"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -116,33 +115,47 @@ func (s *Store) finish(group []*writeReq, res groupResult, err error, start time
 	}
 }
 
-// commit writes the group in one transaction: events not seen before, their
-// dedupe keys and the rejected events. Dedupe and session state change only
-// if the transaction commits.
+// commit writes the group atomically: the events not seen before (with
+// their dedupe keys) and the rejected events. Dedupe and session state
+// change only if it commits.
+//
+// Events go through one query appender whose rows DuckDB inserts with a
+// single INSERT … SELECT, casting properties and context to JSON in C++.
+// Without rejected events that INSERT is the whole transaction (auto-commit:
+// no BEGIN/COMMIT round trips); with them, an explicit transaction holds
+// both tables.
 func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	s.dedupe.rotate(now)
 	keys := s.keys[:0]
+	defer func() { s.keys = keys[:0] }()
 	seen := make(map[uint64]struct{}, 64)
-	if _, err := s.wconn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return res, fmt.Errorf("begin: %w", err)
+	explicit := false
+	for _, r := range group {
+		if len(r.batch.Rejected) > 0 {
+			explicit = true
+			break
+		}
+	}
+	if explicit {
+		if _, err := s.wconn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+			return res, fmt.Errorf("begin: %w", err)
+		}
 	}
 	defer func() {
 		if err != nil {
 			s.sessions.rollback()
-			if _, rbErr := s.wconn.ExecContext(ctx, "ROLLBACK"); rbErr != nil {
-				s.log.Error("rollback failed", "err", rbErr)
+			if explicit {
+				if _, rbErr := s.wconn.ExecContext(ctx, "ROLLBACK"); rbErr != nil {
+					s.log.Error("rollback failed", "err", rbErr)
+				}
 			}
 		}
 	}()
 	err = s.wconn.Raw(func(dc any) error {
 		conn := dc.(driver.Conn)
-		ev, err := duckdb.NewAppenderFromConn(conn, "", "events")
-		if err != nil {
-			return fmt.Errorf("events appender: %w", err)
-		}
-		defer ev.Close()
+		var ev *duckdb.Appender
 		for _, r := range group {
 			for i := range r.batch.Events {
 				e := &r.batch.Events[i]
@@ -151,32 +164,29 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 					res.duplicates++
 					continue
 				}
+				if ev == nil {
+					var err error
+					if ev, err = duckdb.NewQueryAppender(conn, s.insertEvents, "", s.eventTypes, nil); err != nil {
+						return fmt.Errorf("events appender: %w", err)
+					}
+					defer ev.Close()
+				}
 				seen[k] = struct{}{}
 				keys = append(keys, k)
 				s.sessions.assign(e)
-				if err := ev.AppendRow(eventRow(e)...); err != nil {
+				if err := ev.AppendRow(eventRow(e, k)...); err != nil {
 					return fmt.Errorf("append event: %w", err)
 				}
 				res.events++
 			}
 		}
-		if err := ev.Close(); err != nil {
-			return fmt.Errorf("flush events: %w", err)
+		if ev != nil {
+			if err := ev.Close(); err != nil {
+				return fmt.Errorf("insert events: %w", err)
+			}
 		}
-		if len(keys) > 0 {
-			dk, err := duckdb.NewAppenderFromConn(conn, "", "dedupe_keys")
-			if err != nil {
-				return fmt.Errorf("dedupe appender: %w", err)
-			}
-			defer dk.Close()
-			for _, k := range keys {
-				if err := dk.AppendRow(k, now); err != nil {
-					return fmt.Errorf("append dedupe key: %w", err)
-				}
-			}
-			if err := dk.Close(); err != nil {
-				return fmt.Errorf("flush dedupe keys: %w", err)
-			}
+		if !explicit {
+			return nil
 		}
 		rj, err := duckdb.NewAppenderFromConn(conn, "", "rejected")
 		if err != nil {
@@ -196,31 +206,29 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 		}
 		return nil
 	})
-	s.keys = keys[:0]
 	if err != nil {
 		return res, err
 	}
-	if _, err = s.wconn.ExecContext(ctx, "COMMIT"); err != nil {
-		return res, fmt.Errorf("commit: %w", err)
+	if explicit {
+		if _, err = s.wconn.ExecContext(ctx, "COMMIT"); err != nil {
+			return res, fmt.Errorf("commit: %w", err)
+		}
 	}
 	s.sessions.commit()
 	s.dedupe.add(keys, now)
 	return res, nil
 }
 
-// maintain runs between commits: it forgets idle sessions, rotates the
-// dedupe generations and deletes persisted keys that left the window.
+// maintain runs between commits: it forgets idle sessions and rotates the
+// dedupe generations.
 func (s *Store) maintain(now time.Time) {
 	s.sessions.prune(now)
 	s.dedupe.rotate(now)
-	cut := now.Add(-s.opts.DedupeWindow - s.dedupe.width)
-	if _, err := s.wconn.ExecContext(context.Background(), "DELETE FROM dedupe_keys WHERE stored_at < ?", cut); err != nil {
-		s.log.Warn("prune dedupe keys", "err", err)
-	}
 }
 
-// eventRow is e as the values of one events row, in column order.
-func eventRow(e *event.Event) []driver.Value {
+// eventRow is e as the values of one events row, in the order of
+// eventColumns; properties and context are text that the INSERT casts.
+func eventRow(e *event.Event, key uint64) []driver.Value {
 	return []driver.Value{
 		e.EventID, e.Source, string(e.Type), text(e.Event),
 		text(e.AnonymousID), text(e.UserID), text(e.SessionID), seq(e.Seq),
@@ -229,7 +237,7 @@ func eventRow(e *event.Event) []driver.Value {
 		text(e.Section), text(e.Banner),
 		text(e.UTMSource), text(e.UTMMedium), text(e.UTMCampaign), text(e.UTMTerm), text(e.UTMContent),
 		text(e.DeviceType), text(e.OS), text(e.Browser), text(e.IP),
-		jsonOrEmpty(e.Properties), jsonOrEmpty(e.Context),
+		jsonText(e.Properties), jsonText(e.Context), key,
 	}
 }
 
@@ -258,9 +266,10 @@ func tsOrNil(t time.Time) driver.Value {
 	return t
 }
 
-func jsonOrEmpty(b []byte) driver.Value {
+func jsonText(b []byte) driver.Value {
 	if len(b) == 0 {
-		return json.RawMessage("{}")
+		return "{}"
 	}
-	return json.RawMessage(b)
+	return string(b)
 }
+

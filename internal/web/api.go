@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,10 @@ func (a *API) Register(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
+	// Profiles for operators, behind the admin token.
+	mux.HandleFunc("GET /debug/pprof/", a.auth(pprof.Index))
+	mux.HandleFunc("GET /debug/pprof/profile", a.auth(pprof.Profile))
+	mux.HandleFunc("GET /debug/pprof/trace", a.auth(pprof.Trace))
 }
 
 // Drain makes /readyz fail so load balancers stop sending traffic before
