@@ -31,12 +31,13 @@ start_baseline() {
   bin/baseline -listen "127.0.0.1:$BPORT" -batch "$BATCH" & BPID=$!; pids+=("$BPID")
   wait_up "http://127.0.0.1:$BPORT/"
 }
-start_actlog() {
+start_actlog() { # [data dir]
   APORT=$(free_port)
-  rm -rf "$work/data"
+  DATA=${1:-$work/data}
+  rm -rf "$DATA"
   cat > "$work/actlog.yaml" <<YAML
 listen: 127.0.0.1:$APORT
-data_dir: $work/data
+data_dir: $DATA
 admin_token: bench-admin-token
 log: {level: warn}
 sources:
@@ -81,6 +82,28 @@ echo "baseline peak: $(summary "$OUT/base-peak.json")"
 stop_pid "$BPID"
 start_actlog
 loadgen "http://127.0.0.1:$APORT" bench-write-key --rate 333 --duration "$PEAK_DURATION" > "$OUT/actlog-peak.json"
-echo "actlog   peak: rss_mb=$(rss_mb "$APID") $(summary "$OUT/actlog-peak.json")"
+echo "actlog   peak (disk):  rss_mb=$(rss_mb "$APID") $(summary "$OUT/actlog-peak.json")"
 stop_pid "$APID"
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  shm=$(mktemp -d /dev/shm/actlog-bench.XXXX)
+  start_actlog "$shm/data"
+  loadgen "http://127.0.0.1:$APORT" bench-write-key --rate 333 --duration "$PEAK_DURATION" > "$OUT/actlog-peak-tmpfs.json"
+  echo "actlog   peak (tmpfs): rss_mb=$(rss_mb "$APID") $(summary "$OUT/actlog-peak-tmpfs.json")"
+  stop_pid "$APID"
+  rm -rf "$shm"
+fi
+
+echo "== the data disk: fdatasync of 4 KiB appends"
+python3 - "$work" <<'PY'
+import os, sys, time
+path = os.path.join(sys.argv[1], "fsync.probe")
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+ts = []
+for _ in range(500):
+    os.write(fd, b"x" * 4096)
+    t = time.perf_counter(); os.fdatasync(fd); ts.append(time.perf_counter() - t)
+os.close(fd); os.remove(path)
+ts.sort()
+print("fdatasync p50=%.2fms p99=%.2fms max=%.2fms" % (ts[len(ts)//2]*1e3, ts[len(ts)*99//100]*1e3, ts[-1]*1e3))
+PY
 echo "(full summaries in $OUT/)"

@@ -138,50 +138,57 @@ func defaultConfig() Config {
 
 // loadConfig builds the configuration: defaults, then the YAML file (if
 // path is not empty), then ACTLOG_* variables of env, then the --set
-// overrides (key.path=value), then validation.
-func loadConfig(path string, env []string, sets []string) (Config, error) {
-	cfg := defaultConfig()
+// overrides (key.path=value), then validation. It returns the names of
+// ACTLOG_* variables that are not configuration keys (Kubernetes, for one,
+// sets ACTLOG_SERVICE_HOST and the like for a Service named actlog): they
+// are reported, not fatal.
+func loadConfig(path string, env []string, sets []string) (cfg Config, unknown []string, err error) {
+	cfg = defaultConfig()
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return cfg, fmt.Errorf("read config: %w", err)
+			return cfg, nil, fmt.Errorf("read config: %w", err)
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, fmt.Errorf("config %s: %w", path, err)
+			return cfg, nil, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
 	keys := configKeys(reflect.ValueOf(&cfg).Elem(), "")
 	for _, kv := range env {
 		name, val, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "ACTLOG_") {
+		if !strings.HasPrefix(name, "ACTLOG_") || name == configEnv {
 			continue
 		}
 		key := strings.ToLower(strings.TrimPrefix(name, "ACTLOG_"))
 		f, ok := keys[key]
 		if !ok {
-			return cfg, fmt.Errorf("environment variable %s is not a configuration key", name)
+			unknown = append(unknown, name)
+			continue
 		}
 		if err := setField(f, val); err != nil {
-			return cfg, fmt.Errorf("environment variable %s: %w", name, err)
+			return cfg, unknown, fmt.Errorf("environment variable %s: %w", name, err)
 		}
 	}
 	for _, s := range sets {
 		k, val, ok := strings.Cut(s, "=")
 		if !ok {
-			return cfg, fmt.Errorf("--set %q: want key=value", s)
+			return cfg, unknown, fmt.Errorf("--set %q: want key=value", s)
 		}
 		f, ok := keys[strings.ReplaceAll(strings.ToLower(k), ".", "_")]
 		if !ok {
-			return cfg, fmt.Errorf("--set %s: not a configuration key", k)
+			return cfg, unknown, fmt.Errorf("--set %s: not a configuration key", k)
 		}
 		if err := setField(f, val); err != nil {
-			return cfg, fmt.Errorf("--set %s: %w", k, err)
+			return cfg, unknown, fmt.Errorf("--set %s: %w", k, err)
 		}
 	}
-	return cfg, cfg.validate()
+	return cfg, unknown, cfg.validate()
 }
+
+// configEnv names the configuration file when --config is not given.
+const configEnv = "ACTLOG_CONFIG"
 
 // configKeys maps "ingest_commit_timeout"-style names to the scalar fields
 // of the configuration; lists of structs (sources) are file-only.
@@ -378,7 +385,10 @@ func (c *Config) ingestOptions() ingest.Options {
 	for _, s := range c.Sources {
 		src := ingest.Source{Name: s.Name, WriteKey: s.WriteKey, AllowedOrigins: s.AllowedOrigins, RateLimit: s.RateLimit, RateBurst: s.RateBurst}
 		if src.RateLimit == 0 {
-			src.RateLimit, src.RateBurst = c.Ingest.RateLimit, c.Ingest.RateBurst
+			src.RateLimit = c.Ingest.RateLimit
+		}
+		if src.RateBurst == 0 {
+			src.RateBurst = c.Ingest.RateBurst
 		}
 		o.Sources = append(o.Sources, src)
 	}

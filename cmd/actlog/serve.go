@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,7 +30,7 @@ var _ ingest.Sink = (*store.Store)(nil)
 func serveCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file")
+	configPath := fs.String("config", "", "YAML configuration file (or ACTLOG_CONFIG)")
 	listen := fs.String("listen", "", "address to listen on (config: listen)")
 	dataDir := fs.String("data-dir", "", "data directory (config: data_dir)")
 	adminToken := fs.String("admin-token", "", "admin token for /api/v1 (config: admin_token; prefer ACTLOG_ADMIN_TOKEN)")
@@ -50,11 +51,17 @@ func serveCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 			sets = append(sets, name+"="+v)
 		}
 	}
-	cfg, err := loadConfig(*configPath, env, sets)
+	if *configPath == "" {
+		*configPath = lookupEnv(env, configEnv)
+	}
+	cfg, unknownEnv, err := loadConfig(*configPath, env, sets)
 	if err != nil {
 		return err
 	}
 	log := newLogger(stderr, cfg.Log)
+	if len(unknownEnv) > 0 {
+		log.Warn("ignoring ACTLOG_* environment variables that are not configuration keys", "names", unknownEnv)
+	}
 
 	generatedToken := false
 	if cfg.AdminToken == "" {
@@ -203,4 +210,13 @@ func printBanner(w io.Writer, base string, cfg Config, generatedToken, demoSourc
 	fmt.Fprintf(w, "  query         curl -H 'Authorization: Bearer %s' \\\n", cfg.AdminToken)
 	fmt.Fprintf(w, "                  -d '{\"sql\":\"SELECT event, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC\"}' %s/api/v1/sql\n", base)
 	fmt.Fprintf(w, "  metrics       %s/metrics    health %s/healthz  %s/readyz\n\n", base, base, base)
+}
+
+func lookupEnv(env []string, name string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			return v
+		}
+	}
+	return ""
 }

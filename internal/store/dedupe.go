@@ -86,12 +86,7 @@ func (d *dedupe) add(keys []uint64, at time.Time) {
 	for _, k := range keys {
 		d.open.add(k)
 	}
-	if d.maxIDs > 0 {
-		for d.size() > d.maxIDs && len(d.frozen) > 0 {
-			d.frozen = d.frozen[1:]
-			d.evict++
-		}
-	}
+	d.bound()
 }
 
 // rotate freezes the open generation once its time is over and drops
@@ -182,4 +177,17 @@ func (d *dedupe) finishLoad(now time.Time) {
 	}
 	d.loading = nil
 	d.rotate(now)
+	d.bound()
+}
+
+// bound drops the oldest frozen generations while the state holds more
+// than maxIDs keys.
+func (d *dedupe) bound() {
+	if d.maxIDs <= 0 {
+		return
+	}
+	for d.size() > d.maxIDs && len(d.frozen) > 0 {
+		d.frozen = d.frozen[1:]
+		d.evict++
+	}
 }

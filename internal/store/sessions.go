@@ -34,11 +34,8 @@ func newSessionizer(timeout time.Duration) *sessionizer {
 	return &sessionizer{timeout: timeout, live: map[string]sessionState{}, staged: map[string]sessionState{}}
 }
 
-// assign sets e.SessionID when it is empty.
+// assign derives e.SessionID, which must be empty.
 func (s *sessionizer) assign(e *event.Event) {
-	if e.SessionID != "" {
-		return
-	}
 	actor := e.AnonymousID
 	if actor == "" {
 		actor = e.UserID

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -130,11 +131,17 @@ func cleanDuckErr(err error) string {
 // renders faithfully.
 func jsonValue(v any) any {
 	switch x := v.(type) {
-	case nil, bool, string, int8, int16, int32, int64, uint8, uint16, uint32, int, uint:
+	case nil, bool, string, int8, int16, int32, uint8, uint16, uint32:
+		return x
+	case int64:
+		// Beyond 2^53 a JSON number loses precision in JavaScript.
+		if x > 1<<53 || x < -(1<<53) {
+			return strconv.FormatInt(x, 10)
+		}
 		return x
 	case uint64:
 		if x > 1<<53 {
-			return fmt.Sprint(x)
+			return strconv.FormatUint(x, 10)
 		}
 		return x
 	case float32:

@@ -191,12 +191,20 @@ func (s *Store) restore(ctx context.Context, now time.Time) error {
 	}
 	s.dedupe.finishLoad(now)
 
+	// Each actor's latest derived session, and that session's campaign:
+	// within a derived session every campaign equals the one it began with.
 	rows, err = s.db.QueryContext(ctx, `
-		SELECT coalesce(anonymous_id, user_id) AS actor, arg_max(session_id, ts), max(ts),
-		       coalesce(arg_max(utm_campaign, ts) FILTER (WHERE utm_campaign IS NOT NULL), '')
-		FROM events
-		WHERE received_at >= ? AND starts_with(session_id, ?)
-		GROUP BY actor`, now.Add(-2*s.opts.SessionTimeout), derivedPrefix)
+		WITH recent AS (
+			SELECT coalesce(anonymous_id, user_id) AS actor, session_id, ts, utm_campaign
+			FROM events
+			WHERE received_at >= ? AND starts_with(session_id, ?)
+		), last AS (
+			SELECT actor, arg_max(session_id, ts) AS sid, max(ts) AS last_ts
+			FROM recent GROUP BY actor
+		)
+		SELECT l.actor, l.sid, l.last_ts, coalesce(max(r.utm_campaign), '')
+		FROM last l JOIN recent r ON r.session_id = l.sid
+		GROUP BY l.actor, l.sid, l.last_ts`, now.Add(-2*s.opts.SessionTimeout), derivedPrefix)
 	if err != nil {
 		return fmt.Errorf("load sessions: %w", err)
 	}
@@ -294,6 +302,9 @@ func (s *Store) Close() error {
 func (s *Store) Write(ctx context.Context, b *event.Batch) error {
 	if s.closing.Load() {
 		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("queue write: %w", err)
 	}
 	r := &writeReq{batch: b, done: make(chan error, 1)}
 	select {

@@ -202,3 +202,26 @@ func TestKeySet(t *testing.T) {
 		t.Fatalf("keys() returned %d, want %d", got, len(want))
 	}
 }
+
+func TestSessionsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	base := time.Now().UTC().Add(-10 * time.Minute)
+	first := testEvent("1", base)
+	first.UTMCampaign = "summer"
+	if err := s.Write(context.Background(), &event.Batch{Events: []event.Event{first, testEvent("2", base.Add(time.Minute))}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	same := testEvent("3", base.Add(5*time.Minute))
+	same.UTMCampaign = "summer" // the campaign the session began with: no new session
+	if err := s.Write(context.Background(), &event.Batch{Events: []event.Event{same}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, "SELECT count(DISTINCT session_id) FROM events"); n != 1 {
+		t.Fatalf("%d sessions after a restart, want 1", n)
+	}
+}

@@ -143,8 +143,14 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 			return res, fmt.Errorf("begin: %w", err)
 		}
 	}
+	var derived []*event.Event // events whose session id this commit derived
 	defer func() {
 		if err != nil {
+			// Forget derived session ids so a retry derives them again
+			// from the state that did commit.
+			for _, e := range derived {
+				e.SessionID = ""
+			}
 			s.sessions.rollback()
 			if explicit {
 				if _, rbErr := s.wconn.ExecContext(ctx, "ROLLBACK"); rbErr != nil {
@@ -173,7 +179,10 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 				}
 				seen[k] = struct{}{}
 				keys = append(keys, k)
-				s.sessions.assign(e)
+				if e.SessionID == "" {
+					s.sessions.assign(e)
+					derived = append(derived, e)
+				}
 				if err := ev.AppendRow(eventRow(e, k)...); err != nil {
 					return fmt.Errorf("append event: %w", err)
 				}
