@@ -34,7 +34,7 @@ func ParseType(s string) (Type, bool) {
 }
 
 // Event is the canonical event: the columns of the events table (DESIGN §4).
-// Empty strings are stored as NULL; a zero Seq means the client sent none.
+// Empty strings are stored as NULL, and so is Seq when HasSeq is false.
 type Event struct {
 	EventID     string
 	Source      string
@@ -44,6 +44,7 @@ type Event struct {
 	UserID      string
 	SessionID   string
 	Seq         int64
+	HasSeq      bool // the client sent a sequence number (0 is one)
 
 	TS         time.Time // corrected time
 	ClientTS   time.Time // the client's timestamp as sent (zero if none)

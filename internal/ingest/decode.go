@@ -267,11 +267,11 @@ func timeField(v *fastjson.Value, key string) (time.Time, error) {
 	return t, nil
 }
 
-// The range of timestamps (Unix seconds, 1970 to 9999) that can be parsed at
-// all; clamping to a sane window happens in enrichment.
+// The range of timestamps (Unix seconds, 1970-01-01 to 9999-12-31 23:59:59)
+// that can be parsed at all; clamping to a sane window happens in enrichment.
 const (
 	minParsable = 0
-	maxParsable = 253402214400
+	maxParsable = 253402300799
 )
 
 func parseTime(f *fastjson.Value) (time.Time, error) {

@@ -24,7 +24,9 @@ type EnrichOptions struct {
 	// time; a timestamp outside is clamped to the receive time and flagged in
 	// context.actlog.ts_clamped. Defaults: 10 minutes and 30 days.
 	MaxFuture, MaxPast time.Duration
-	// MaxEventBytes bounds one event's JSON (default 32 KiB).
+	// MaxEventBytes bounds one event: its text columns plus its properties
+	// and context JSON (default 32 KiB). It also cuts a rejected event's raw
+	// JSON.
 	MaxEventBytes int
 	Limits        event.Limits
 }
@@ -54,6 +56,18 @@ type meta struct {
 	uaCache     *uaCache
 	opts        *EnrichOptions
 	anonymiseIP bool
+}
+
+// begin takes the batch-level fields of req. An unparsable batch sentAt is
+// ignored: the messages are then not corrected for clock skew.
+func (md *meta) begin(req *Request) {
+	md.sentAt = time.Time{}
+	if req.SentAt != nil {
+		if ts, err := parseTime(req.SentAt); err == nil {
+			md.sentAt = ts
+		}
+	}
+	md.context = req.Context
 }
 
 // build turns one parsed message into a canonical event. It never modifies
@@ -110,6 +124,8 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 	}
 
 	// Where it happened: context.page, then (for page calls) properties.
+	// Identify and group carry traits, not event properties: they fill no
+	// page, section or banner column.
 	if ctx != nil {
 		if p := ctx.Get("page"); p != nil && p.Type() == fastjson.TypeObject {
 			e.PageURL = str(p, "url")
@@ -118,11 +134,13 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 			e.Referrer = str(p, "referrer")
 		}
 	}
-	if props != nil {
+	if props != nil && m.typ == event.Page {
 		fill(&e.PageURL, props, "url")
 		fill(&e.PagePath, props, "path")
 		fill(&e.PageTitle, props, "title")
 		fill(&e.Referrer, props, "referrer")
+	}
+	if props != nil && (m.typ == event.Track || m.typ == event.Page || m.typ == event.Screen) {
 		e.Section = str(props, "section")
 		e.Banner = str(props, "banner")
 	}
@@ -158,21 +176,18 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 	}
 
 	// Device.
-	ua := md.userAgent
-	if ctx != nil {
-		if s := str(ctx, "userAgent"); s != "" {
-			ua = s
-		}
-	}
-	if ua != "" {
+	if ua := textBytes(ctx, "userAgent"); len(ua) > 0 {
 		d := md.uaCache.lookup(ua)
+		e.DeviceType, e.OS, e.Browser = d.deviceType, d.os, d.browser
+	} else if md.userAgent != "" {
+		d := md.uaCache.lookup([]byte(md.userAgent))
 		e.DeviceType, e.OS, e.Browser = d.deviceType, d.os, d.browser
 	}
 
 	// Client address: a server-side library may send context.ip.
 	ip := md.ip
-	if ctx != nil {
-		if a, err := netip.ParseAddr(str(ctx, "ip")); err == nil {
+	if s := str(ctx, "ip"); s != "" {
+		if a, err := netip.ParseAddr(s); err == nil {
 			ip = a
 		}
 	}
@@ -192,7 +207,7 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 			if err != nil || !validNumber(s.MarshalTo(md.json.buf[:0])) {
 				return e, invalidf("context.seq must be an integer")
 			}
-			e.Seq = n
+			e.Seq, e.HasSeq = n, true
 		}
 	}
 	if e.SessionID == "" && props != nil {
@@ -231,18 +246,18 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 	}
 
 	// JSON columns.
-	size := textBytes(&e)
+	size := textSize(&e)
 	if size > md.opts.MaxEventBytes {
 		return e, invalidf("event larger than %d bytes", md.opts.MaxEventBytes)
 	}
-	if e.Properties, err = md.propertiesJSON(m, props); err != nil {
+	if e.Properties, err = md.propertiesJSON(m, props, md.opts.MaxEventBytes-size); err != nil {
 		return e, err
 	}
 	size += len(e.Properties)
 	if size > md.opts.MaxEventBytes {
 		return e, invalidf("event larger than %d bytes", md.opts.MaxEventBytes)
 	}
-	if e.Context, err = md.contextJSON(ctx, clamped); err != nil {
+	if e.Context, err = md.contextJSON(ctx, clamped, md.opts.MaxEventBytes-size); err != nil {
 		return e, err
 	}
 	size += len(e.Context)
@@ -252,8 +267,8 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 	return e, nil
 }
 
-// textBytes is the size of an event's text columns.
-func textBytes(e *event.Event) int {
+// textSize is the size of an event's text columns.
+func textSize(e *event.Event) int {
 	n := 0
 	for _, s := range [...]string{
 		e.EventID, e.Source, e.Event, e.AnonymousID, e.UserID, e.SessionID,
@@ -269,7 +284,7 @@ func textBytes(e *event.Event) int {
 
 // propertiesJSON encodes the properties column: the message's properties
 // (traits for identify and group) plus group_id or previous_id.
-func (md *meta) propertiesJSON(m message, props *fastjson.Value) ([]byte, error) {
+func (md *meta) propertiesJSON(m message, props *fastjson.Value, limit int) ([]byte, error) {
 	extraKey, extraVal := "", ""
 	switch m.typ {
 	case event.Group:
@@ -281,7 +296,7 @@ func (md *meta) propertiesJSON(m message, props *fastjson.Value) ([]byte, error)
 		return []byte("{}"), nil
 	}
 	w := &md.json
-	w.reset(true)
+	w.reset(true, limit)
 	w.buf = append(w.buf, '{')
 	comma := false
 	if props != nil {
@@ -306,12 +321,12 @@ func (md *meta) propertiesJSON(m message, props *fastjson.Value) ([]byte, error)
 
 // contextJSON encodes the context column. The key actlog is reserved for
 // actlog's own flags; ip is left out when addresses are anonymised.
-func (md *meta) contextJSON(ctx *fastjson.Value, clamped string) ([]byte, error) {
+func (md *meta) contextJSON(ctx *fastjson.Value, clamped string, limit int) ([]byte, error) {
 	if ctx == nil && clamped == "" {
 		return []byte("{}"), nil
 	}
 	w := &md.json
-	w.reset(true)
+	w.reset(true, limit)
 	w.buf = append(w.buf, '{')
 	comma := false
 	if clamped != "" {
@@ -341,24 +356,32 @@ func (md *meta) jsonResult(field string) ([]byte, error) {
 		return nil, invalidf("%s holds NaN or Infinity, which JSON does not allow", field)
 	case faultNumber:
 		return nil, invalidf("%s holds a number that is not valid JSON", field)
+	case faultSize:
+		return nil, invalidf("event larger than %d bytes", md.opts.MaxEventBytes)
 	}
 	return bytes.Clone(md.json.buf), nil
 }
 
-// str returns a string field of an object, or "" when absent or not a string.
+// str returns a string field of an object, or "" when absent, not a string
+// or not valid text.
 func str(v *fastjson.Value, key string) string {
+	return string(textBytes(v, key))
+}
+
+// textBytes is str without the copy: the bytes belong to the parser.
+func textBytes(v *fastjson.Value, key string) []byte {
 	if v == nil {
-		return ""
+		return nil
 	}
 	f := v.Get(key)
 	if f == nil || f.Type() != fastjson.TypeString {
-		return ""
+		return nil
 	}
 	b, _ := f.StringBytes()
 	if !validText(b) {
-		return ""
+		return nil
 	}
-	return string(b)
+	return b
 }
 
 func fill(dst *string, v *fastjson.Value, key string) {
@@ -427,22 +450,23 @@ func newUACache(max int) *uaCache {
 	return &uaCache{m: make(map[string]device, 64), max: max}
 }
 
-func (c *uaCache) lookup(s string) device {
-	if len(s) > 512 {
-		s = s[:512]
+func (c *uaCache) lookup(b []byte) device {
+	if len(b) > 512 {
+		b = b[:512]
 	}
 	c.mu.RLock()
-	d, ok := c.m[s]
+	d, ok := c.m[string(b)] // no copy: the compiler optimises a map index
 	c.mu.RUnlock()
 	if ok {
 		return d
 	}
+	s := string(b)
 	d = parseUA(s)
 	c.mu.Lock()
 	if len(c.m) >= c.max {
 		clear(c.m)
 	}
-	c.m[strings.Clone(s)] = d
+	c.m[s] = d
 	c.mu.Unlock()
 	return d
 }

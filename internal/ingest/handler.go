@@ -243,13 +243,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t event.Type) in
 	md := &st.meta
 	md.source = src.Name
 	md.receivedAt = time.Now().UTC()
-	md.sentAt = time.Time{}
-	if req.SentAt != nil {
-		if ts, err := parseTime(req.SentAt); err == nil {
-			md.sentAt = ts
-		}
-	}
-	md.context = req.Context
+	md.begin(&req)
 	md.ip = h.clientIP(r)
 	md.userAgent = r.Header.Get("User-Agent")
 	md.routeType = t
@@ -310,13 +304,15 @@ func (h *Handler) preflight(w http.ResponseWriter, r *http.Request) int {
 func (h *Handler) readBody(r *http.Request, buf *bytes.Buffer) *apiError {
 	buf.Reset()
 	max := h.opts.MaxRequestBytes
-	tooLarge := &apiError{http.StatusRequestEntityTooLarge, "request body larger than " + strconv.FormatInt(max, 10) + " bytes"}
-	enc := strings.ToLower(r.Header.Get("Content-Encoding"))
+	tooLarge := func() *apiError {
+		return &apiError{http.StatusRequestEntityTooLarge, "request body larger than " + strconv.FormatInt(max, 10) + " bytes"}
+	}
 	if r.ContentLength > max {
-		return tooLarge
+		return tooLarge()
 	}
 	wire := &io.LimitedReader{R: r.Body, N: max + 1}
 	var body io.Reader = wire
+	enc := strings.ToLower(r.Header.Get("Content-Encoding"))
 	switch enc {
 	case "", "identity":
 		enc = ""
@@ -330,7 +326,7 @@ func (h *Handler) readBody(r *http.Request, buf *bytes.Buffer) *apiError {
 		}
 		if err != nil {
 			if wire.N <= 0 {
-				return tooLarge
+				return tooLarge()
 			}
 			return &apiError{http.StatusBadRequest, "invalid gzip body"}
 		}
@@ -343,7 +339,7 @@ func (h *Handler) readBody(r *http.Request, buf *bytes.Buffer) *apiError {
 	if n > max || wire.N <= 0 {
 		// Decompressed or compressed, the body is over the limit (a
 		// compressed body cut at the limit fails as truncated gzip).
-		return tooLarge
+		return tooLarge()
 	}
 	if err != nil {
 		if enc == "gzip" {
@@ -420,8 +416,15 @@ func (h *Handler) trusted(a netip.Addr) bool {
 // rejectedOf is the rejected-table row of message v. Its raw JSON is
 // re-encoded by w (sanitised, never failing) and cut to max bytes.
 func rejectedOf(w *jsonWriter, src string, at time.Time, i int, v *fastjson.Value, err error, max int) event.Rejected {
-	w.reset(false)
-	w.value(v)
+	w.reset(false, max)
+	if o, err := v.Object(); err == nil {
+		// A write key sent in the body is a credential: never keep it.
+		w.buf = append(w.buf, '{')
+		w.members(o, func(k []byte) bool { return string(k) == "writeKey" }, false)
+		w.buf = append(w.buf, '}')
+	} else {
+		w.value(v)
+	}
 	raw := bytes.Clone(truncateText(w.buf, max))
 	rj := event.Rejected{ReceivedAt: at, Source: src, Index: i, Reason: err.Error(), Raw: raw}
 	if v.Type() == fastjson.TypeObject {

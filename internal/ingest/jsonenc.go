@@ -16,32 +16,46 @@ import (
 type jsonFault int
 
 const (
-	faultNone jsonFault = iota
-	faultUTF8           // a string or key is not valid UTF-8
-	faultNaN            // a number is NaN or Infinity
-	faultNumber         // a number is not in JSON's number syntax
+	faultNone   jsonFault = iota
+	faultUTF8             // a string or key is not valid UTF-8
+	faultNaN              // a number is NaN or Infinity
+	faultNumber           // a number is not in JSON's number syntax
+	faultSize             // the output passed the writer's limit
 )
 
 // jsonWriter encodes parsed values as strict JSON (RFC 8259). In strict mode
 // it stops at the first value that has no JSON form and records the fault;
 // otherwise it sanitises (invalid UTF-8 becomes U+FFFD, a malformed number
 // becomes a string), which is what the rejected table's raw column needs.
+// Either way it stops soon after the output passes limit bytes, so that a
+// large message costs no more than the limit plus its longest string.
 type jsonWriter struct {
 	buf    []byte
 	strict bool
+	limit  int
 	fault  jsonFault
 }
 
-func (w *jsonWriter) reset(strict bool) {
+func (w *jsonWriter) reset(strict bool, limit int) {
 	w.buf = w.buf[:0]
 	w.strict = strict
+	w.limit = limit
 	w.fault = faultNone
 }
 
 func (w *jsonWriter) failed() bool { return w.fault != faultNone }
 
+// full reports, and records, that the output passed the limit.
+func (w *jsonWriter) full() bool {
+	if len(w.buf) > w.limit {
+		w.fault = faultSize
+		return true
+	}
+	return false
+}
+
 func (w *jsonWriter) value(v *fastjson.Value) {
-	if w.failed() {
+	if w.failed() || w.full() {
 		return
 	}
 	switch v.Type() {
@@ -168,6 +182,9 @@ func (w *jsonWriter) string(s []byte) {
 				continue
 			}
 			w.buf = append(w.buf, s[start:i]...)
+			if w.full() {
+				return
+			}
 			switch c {
 			case '"', '\\':
 				w.buf = append(w.buf, '\\', c)

@@ -148,7 +148,7 @@ type runner struct {
 	client *http.Client
 	pool   sync.Pool // *request
 
-	requests, sent, accepted, rejected, dups, retries, errors atomic.Int64
+	requests, sent, accepted, rejected, dups, retries, failed atomic.Int64
 	status                                                    [600]atomic.Int64
 
 	latency  histogram
@@ -228,12 +228,12 @@ func (r *runner) send(ctx context.Context, rq *request) (ok bool, accepted, reje
 			r.noteError(fmt.Sprintf("HTTP %d: %s", status, bytes.TrimSpace(rq.resp[:min(len(rq.resp), 200)])))
 		}
 		if !retryable(status) || attempt >= r.cfg.retries || ctx.Err() != nil {
-			r.errors.Add(1)
+			r.failed.Add(1)
 			return false, 0, 0
 		}
 		r.retries.Add(1)
 		if !sleepCtx(ctx, retryWait(attempt, retryAfter)) {
-			r.errors.Add(1)
+			r.failed.Add(1)
 			return false, 0, 0
 		}
 	}
@@ -438,7 +438,7 @@ func (r *runner) progress(done <-chan struct{}, start time.Time) {
 		case <-done:
 			return
 		case now := <-t.C:
-			req, acc, errs := r.requests.Load(), r.accepted.Load(), r.errors.Load()
+			req, acc, errs := r.requests.Load(), r.accepted.Load(), r.failed.Load()
 			dt := max(now.Sub(prev).Seconds(), 1e-9)
 			r.interval.snapshot(&snap, true)
 			fmt.Fprintf(r.cfg.Progress, "%7.1fs %9.0f req/s %10.0f events/s  accepted %d  errors %d  p99 %s\n",
@@ -457,7 +457,7 @@ func (r *runner) summary(elapsed time.Duration) Summary {
 		Rejected:   r.rejected.Load(),
 		Duplicates: r.dups.Load(),
 		Retries:    r.retries.Load(),
-		Errors:     r.errors.Load(),
+		Errors:     r.failed.Load(),
 		Status:     make(map[int]int64),
 		Elapsed:    elapsed,
 	}

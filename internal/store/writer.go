@@ -240,7 +240,7 @@ func (s *Store) maintain(now time.Time) {
 func eventRow(e *event.Event, key uint64) []driver.Value {
 	return []driver.Value{
 		e.EventID, e.Source, string(e.Type), text(e.Event),
-		text(e.AnonymousID), text(e.UserID), text(e.SessionID), seq(e.Seq),
+		text(e.AnonymousID), text(e.UserID), text(e.SessionID), seq(e.Seq, e.HasSeq),
 		e.TS, tsOrNil(e.ClientTS), tsOrNil(e.SentAt), e.ReceivedAt,
 		text(e.PageURL), text(e.PagePath), text(e.PageTitle), text(e.Referrer), text(e.ScreenName),
 		text(e.Section), text(e.Banner),
@@ -261,8 +261,8 @@ func text(s string) driver.Value {
 	return s
 }
 
-func seq(n int64) driver.Value {
-	if n == 0 {
+func seq(n int64, ok bool) driver.Value {
+	if !ok {
 		return nil
 	}
 	return n
