@@ -83,8 +83,11 @@ type StoreConfig struct {
 	DedupeWindow   Duration `yaml:"dedupe_window"`
 	DedupeMaxIDs   int      `yaml:"dedupe_max_ids"`
 	SessionTimeout Duration `yaml:"session_timeout"`
-	MemoryLimit    string   `yaml:"memory_limit"`
-	Threads        int      `yaml:"threads"`
+	// CheckpointInterval: how often the write-ahead log is folded into the
+	// database file in the background.
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	MemoryLimit        string   `yaml:"memory_limit"`
+	Threads            int      `yaml:"threads"`
 }
 
 // SQLConfig bounds the read-only SQL API.
@@ -120,9 +123,10 @@ func defaultConfig() Config {
 			MaxPast:         Duration(30 * 24 * time.Hour),
 		},
 		Store: StoreConfig{
-			DedupeWindow:   Duration(7 * 24 * time.Hour),
-			DedupeMaxIDs:   100_000_000,
-			SessionTimeout: Duration(30 * time.Minute),
+			DedupeWindow:       Duration(7 * 24 * time.Hour),
+			DedupeMaxIDs:       100_000_000,
+			SessionTimeout:     Duration(30 * time.Minute),
+			CheckpointInterval: Duration(5 * time.Second),
 		},
 		SQL: SQLConfig{MaxRows: 10_000, Timeout: Duration(30 * time.Second)},
 		HTTP: HTTPConfig{
@@ -335,6 +339,9 @@ func (c *Config) validate() error {
 	}
 	if c.Store.SessionTimeout < Duration(time.Minute) {
 		bad("store.session_timeout must be at least 1m")
+	}
+	if c.Store.CheckpointInterval < Duration(100*time.Millisecond) {
+		bad("store.checkpoint_interval must be at least 100ms")
 	}
 	if c.Store.Threads < 0 {
 		bad("store.threads must not be negative")

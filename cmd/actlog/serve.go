@@ -78,14 +78,15 @@ func serveCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	st, err := store.Open(ctx, store.Options{
-		Dir:            cfg.DataDir,
-		DedupeWindow:   time.Duration(cfg.Store.DedupeWindow),
-		DedupeMaxIDs:   cfg.Store.DedupeMaxIDs,
-		SessionTimeout: time.Duration(cfg.Store.SessionTimeout),
-		MemoryLimit:    cfg.Store.MemoryLimit,
-		Threads:        cfg.Store.Threads,
-		Logger:         log.With("component", "store"),
-		Registerer:     reg,
+		Dir:                cfg.DataDir,
+		DedupeWindow:       time.Duration(cfg.Store.DedupeWindow),
+		DedupeMaxIDs:       cfg.Store.DedupeMaxIDs,
+		SessionTimeout:     time.Duration(cfg.Store.SessionTimeout),
+		CheckpointInterval: time.Duration(cfg.Store.CheckpointInterval),
+		MemoryLimit:        cfg.Store.MemoryLimit,
+		Threads:            cfg.Store.Threads,
+		Logger:             log.With("component", "store"),
+		Registerer:         reg,
 	})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)

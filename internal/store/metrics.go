@@ -3,15 +3,16 @@ package store
 import "github.com/prometheus/client_golang/prometheus"
 
 type metrics struct {
-	reg           prometheus.Registerer
-	commits       prometheus.Counter
-	commitErrors  prometheus.Counter
-	commitSeconds prometheus.Histogram
-	groupEvents   prometheus.Histogram
-	stored        prometheus.Counter
-	duplicates    prometheus.Counter
-	rejected      prometheus.Counter
-	collectors    []prometheus.Collector
+	reg               prometheus.Registerer
+	commits           prometheus.Counter
+	commitErrors      prometheus.Counter
+	commitSeconds     prometheus.Histogram
+	groupEvents       prometheus.Histogram
+	stored            prometheus.Counter
+	duplicates        prometheus.Counter
+	rejected          prometheus.Counter
+	checkpointSeconds prometheus.Histogram
+	collectors        []prometheus.Collector
 }
 
 func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
@@ -41,7 +42,11 @@ func newMetrics(reg prometheus.Registerer, s *Store) *metrics {
 			Name: "actlog_store_rejected_total", Help: "Rejected events kept in the rejected table.",
 		}),
 	}
-	m.collectors = []prometheus.Collector{m.commits, m.commitErrors, m.commitSeconds, m.groupEvents, m.stored, m.duplicates, m.rejected,
+	m.checkpointSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "actlog_store_checkpoint_duration_seconds", Help: "Time of one background checkpoint (commits wait meanwhile).",
+		Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	})
+	m.collectors = []prometheus.Collector{m.checkpointSeconds, m.commits, m.commitErrors, m.commitSeconds, m.groupEvents, m.stored, m.duplicates, m.rejected,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "actlog_store_write_queue", Help: "Write requests waiting for the writer.",
 		}, func() float64 { return float64(len(s.queue)) }),

@@ -281,4 +281,3 @@ func jsonText(b []byte) driver.Value {
 	}
 	return string(b)
 }
-
