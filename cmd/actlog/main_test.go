@@ -46,7 +46,7 @@ type server struct {
 	cmd   *exec.Cmd
 	base  string
 	token string
-	log   *bytes.Buffer
+	log   *lockedWriter
 	done  chan error
 }
 
@@ -86,9 +86,9 @@ func startServer(t *testing.T, configPath string, port int) *server {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=serve --config "+configPath)
-	s := &server{t: t, cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), token: "test-admin-token", log: &bytes.Buffer{}, done: make(chan error, 1)}
+	s := &server{t: t, cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), token: "test-admin-token", log: &lockedWriter{w: &bytes.Buffer{}}, done: make(chan error, 1)}
 	cmd.Stdout = io.Discard
-	cmd.Stderr = &lockedWriter{w: s.log}
+	cmd.Stderr = s.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +165,13 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// String returns what was written so far.
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprint(l.w)
 }
 
 // batchBody is a Segment batch of track events with the given ids.

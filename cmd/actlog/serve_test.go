@@ -29,9 +29,9 @@ func TestServeWithoutConfig(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=serve --listen 127.0.0.1:%d --data-dir %s --log-level warn", childEnv, port, filepath.Join(dir, "data")))
-	var out bytes.Buffer
-	cmd.Stdout = &lockedWriter{w: &out}
-	cmd.Stderr = &lockedWriter{w: &out}
+	out := &lockedWriter{w: &bytes.Buffer{}}
+	cmd.Stdout = out
+	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
