@@ -86,9 +86,19 @@ type Rejected struct {
 	Raw        []byte // the event's JSON as received (truncated to the event limit)
 }
 
-// Batch is what one ingest request hands to a sink: the events to store and
-// the rejected ones to keep.
+// Batch is what one ingest request (or one poll of the Kafka processor)
+// hands to a sink: the events to store and the rejected ones to keep.
 type Batch struct {
 	Events   []Event
 	Rejected []Rejected
+	// Offsets are the positions in a source log (Kafka partitions) that this
+	// batch completes; a store commits them atomically with the rows.
+	Offsets []Offset
+}
+
+// Offset is the next position to read in one partition of a log.
+type Offset struct {
+	Topic     string
+	Partition int32
+	Next      int64
 }

@@ -63,6 +63,14 @@ CREATE TABLE rejected (
 	raw         VARCHAR
 );
 `,
+	2: `
+CREATE TABLE stream_offsets (
+	topic       VARCHAR NOT NULL,
+	partition   INTEGER NOT NULL,
+	next_offset BIGINT  NOT NULL,
+	updated_at  TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (topic, partition)
+);`,
 }
 
 // SchemaVersion is the schema version this build writes.

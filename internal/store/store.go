@@ -359,3 +359,26 @@ func (s *Store) checkpoints() {
 		}
 	}
 }
+
+// Offsets returns the next offset to read for each partition of topic whose
+// rows this store holds.
+func (s *Store) Offsets(ctx context.Context, topic string) (map[int32]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT partition, next_offset FROM stream_offsets WHERE topic = ?`, topic)
+	if err != nil {
+		return nil, fmt.Errorf("read offsets: %w", err)
+	}
+	defer rows.Close()
+	out := map[int32]int64{}
+	for rows.Next() {
+		var p int32
+		var n int64
+		if err := rows.Scan(&p, &n); err != nil {
+			return nil, fmt.Errorf("scan offset: %w", err)
+		}
+		out[p] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read offsets: %w", err)
+	}
+	return out, nil
+}

@@ -225,3 +225,35 @@ func TestSessionsSurviveRestart(t *testing.T) {
 		t.Fatalf("%d sessions after a restart, want 1", n)
 	}
 }
+
+func TestOffsetsCommitWithRows(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	now := time.Now().UTC()
+	b := &event.Batch{
+		Events:  []event.Event{testEvent("k1", now)},
+		Offsets: []event.Offset{{Topic: "actlog.events", Partition: 0, Next: 5}, {Topic: "actlog.events", Partition: 0, Next: 7}, {Topic: "actlog.events", Partition: 2, Next: 1}},
+	}
+	if err := s.Write(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	// Offsets move forward only with the batch that carries them; a batch
+	// of only duplicates still records its offsets.
+	if err := s.Write(context.Background(), &event.Batch{Events: []event.Event{testEvent("k1", now)}, Offsets: []event.Offset{{Topic: "actlog.events", Partition: 2, Next: 9}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	got, err := s.Offsets(context.Background(), "actlog.events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != 7 || got[2] != 9 {
+		t.Fatalf("offsets %v, want map[0:7 2:9]", got)
+	}
+	if n := count(t, s, "SELECT count(*) FROM events"); n != 1 {
+		t.Fatalf("%d events, want 1", n)
+	}
+}

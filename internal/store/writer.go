@@ -133,7 +133,7 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 	seen := make(map[uint64]struct{}, 64)
 	explicit := false
 	for _, r := range group {
-		if len(r.batch.Rejected) > 0 {
+		if len(r.batch.Rejected) > 0 || len(r.batch.Offsets) > 0 {
 			explicit = true
 			break
 		}
@@ -196,6 +196,9 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 		}
 		if !explicit {
 			return nil
+		}
+		if err := s.commitOffsets(ctx, conn, group, now); err != nil {
+			return err
 		}
 		rj, err := duckdb.NewAppenderFromConn(conn, "", "rejected")
 		if err != nil {
@@ -280,4 +283,38 @@ func jsonText(b []byte) driver.Value {
 		return "{}"
 	}
 	return string(b)
+}
+
+// commitOffsets records, in the transaction of the rows, the log positions
+// the group completes (the highest per partition).
+func (s *Store) commitOffsets(ctx context.Context, conn driver.Conn, group []*writeReq, now time.Time) error {
+	type tp struct {
+		topic     string
+		partition int32
+	}
+	next := map[tp]int64{}
+	for _, r := range group {
+		for _, o := range r.batch.Offsets {
+			k := tp{o.Topic, o.Partition}
+			if cur, ok := next[k]; !ok || o.Next > cur {
+				next[k] = o.Next
+			}
+		}
+	}
+	if len(next) == 0 {
+		return nil
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		return fmt.Errorf("store offsets: connection cannot execute")
+	}
+	for k, n := range next {
+		_, err := ex.ExecContext(ctx, `INSERT OR REPLACE INTO stream_offsets VALUES (?, ?, ?, ?)`, []driver.NamedValue{
+			{Ordinal: 1, Value: k.topic}, {Ordinal: 2, Value: int64(k.partition)}, {Ordinal: 3, Value: n}, {Ordinal: 4, Value: now},
+		})
+		if err != nil {
+			return fmt.Errorf("store offset %s/%d: %w", k.topic, k.partition, err)
+		}
+	}
+	return nil
 }
