@@ -18,6 +18,7 @@ import (
 
 	"github.com/actlog/actlog/internal/event"
 	"github.com/actlog/actlog/internal/ingest"
+	"github.com/actlog/actlog/internal/stream"
 )
 
 // Duration is a time.Duration written as "2s", "30m", "168h".
@@ -45,6 +46,65 @@ type Config struct {
 	Store      StoreConfig    `yaml:"store"`
 	SQL        SQLConfig      `yaml:"sql"`
 	HTTP       HTTPConfig     `yaml:"http"`
+	Kafka      KafkaConfig    `yaml:"kafka"`
+}
+
+// KafkaConfig connects the ingest and process tiers through Kafka. With no
+// brokers, serve runs embedded.
+type KafkaConfig struct {
+	Brokers  []string `yaml:"brokers"`
+	ClientID string   `yaml:"client_id"`
+	TLS      struct {
+		Enabled            bool   `yaml:"enabled"`
+		CAFile             string `yaml:"ca_file"`
+		ServerName         string `yaml:"server_name"`
+		InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	} `yaml:"tls"`
+	SASL struct {
+		Mechanism string `yaml:"mechanism"`
+		Username  string `yaml:"username"`
+		Password  string `yaml:"password"`
+	} `yaml:"sasl"`
+	Topics struct {
+		Events      string   `yaml:"events"`
+		Rejected    string   `yaml:"rejected"`
+		Partitions  int      `yaml:"partitions"`
+		Replication int      `yaml:"replication"`
+		Retention   Duration `yaml:"retention"`
+		Create      bool     `yaml:"create"`
+	} `yaml:"topics"`
+	Producer struct {
+		Compression        string   `yaml:"compression"`
+		Linger             Duration `yaml:"linger"`
+		MaxBufferedRecords int      `yaml:"max_buffered_records"`
+		BatchMaxBytes      int      `yaml:"batch_max_bytes"`
+	} `yaml:"producer"`
+	Consumer struct {
+		Group                  string   `yaml:"group"`
+		FetchMaxBytes          int      `yaml:"fetch_max_bytes"`
+		FetchMaxPartitionBytes int      `yaml:"fetch_max_partition_bytes"`
+		SessionTimeout         Duration `yaml:"session_timeout"`
+		RebalanceTimeout       Duration `yaml:"rebalance_timeout"`
+		HeartbeatInterval      Duration `yaml:"heartbeat_interval"`
+		MaxPollRecords         int      `yaml:"max_poll_records"`
+	} `yaml:"consumer"`
+}
+
+// streamOptions turns the kafka section into the stream package's options
+// (zero values take that package's defaults).
+func (k *KafkaConfig) streamOptions() stream.Options {
+	o := stream.Options{Brokers: k.Brokers, ClientID: k.ClientID}
+	o.TLS = stream.TLSOptions{Enabled: k.TLS.Enabled, CAFile: k.TLS.CAFile, ServerName: k.TLS.ServerName, InsecureSkipVerify: k.TLS.InsecureSkipVerify}
+	o.SASL = stream.SASLOptions{Mechanism: k.SASL.Mechanism, Username: k.SASL.Username, Password: k.SASL.Password}
+	o.Topics = stream.TopicOptions{Events: k.Topics.Events, Rejected: k.Topics.Rejected, Partitions: int32(k.Topics.Partitions),
+		Replication: int16(k.Topics.Replication), Retention: time.Duration(k.Topics.Retention), Create: k.Topics.Create}
+	o.Producer = stream.ProducerOptions{Compression: k.Producer.Compression, Linger: time.Duration(k.Producer.Linger),
+		MaxBufferedRecords: k.Producer.MaxBufferedRecords, BatchMaxBytes: int32(k.Producer.BatchMaxBytes)}
+	o.Consumer = stream.ConsumerOptions{Group: k.Consumer.Group, FetchMaxBytes: int32(k.Consumer.FetchMaxBytes),
+		FetchMaxPartitionBytes: int32(k.Consumer.FetchMaxPartitionBytes), SessionTimeout: time.Duration(k.Consumer.SessionTimeout),
+		RebalanceTimeout: time.Duration(k.Consumer.RebalanceTimeout), HeartbeatInterval: time.Duration(k.Consumer.HeartbeatInterval),
+		MaxPollRecords: k.Consumer.MaxPollRecords}
+	return o
 }
 
 // LogConfig selects the log format and level.
@@ -355,6 +415,14 @@ func (c *Config) validate() error {
 	}
 	if h.MaxHeaderBytes < 4096 {
 		bad("http.max_header_bytes must be at least 4096")
+	}
+	if len(c.Kafka.Brokers) > 0 {
+		if err := c.Kafka.streamOptions().Validate(); err != nil {
+			bad("%v", err)
+		}
+		if c.Kafka.Topics.Partitions < 0 || c.Kafka.Topics.Partitions > 10000 || c.Kafka.Topics.Replication < 0 || c.Kafka.Topics.Replication > 32767 {
+			bad("kafka.topics.partitions and replication out of range")
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -20,8 +20,11 @@ var version = "dev"
 const usage = `actlog — user behaviour logs: collect, store, analyse.
 
 Usage:
-  actlog serve    [flags]   collector, store and API in one process (embedded mode)
-  actlog loadgen  [flags]   send simulated members of an e-book app to a collector
+  actlog serve     [flags]  collector, store and API in one process (through Kafka when configured)
+  actlog ingest    [flags]  HTTP → Kafka: the stateless collector tier
+  actlog process   [flags]  Kafka → store, and the read API
+  actlog kafka-dev [flags]  a development Kafka on 127.0.0.1 (never for production)
+  actlog loadgen   [flags]  send simulated members of an e-book app to a collector
   actlog version            print the version
 
 Run 'actlog <command> -h' for the flags of a command.
@@ -39,7 +42,13 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 	var err error
 	switch args[0] {
 	case "serve":
-		err = serveCmd(ctx, args[1:], env, stdout, stderr)
+		err = roleCmd(ctx, roleServe, args[1:], env, stdout, stderr)
+	case "ingest":
+		err = roleCmd(ctx, roleIngest, args[1:], env, stdout, stderr)
+	case "process":
+		err = roleCmd(ctx, roleProcess, args[1:], env, stdout, stderr)
+	case "kafka-dev":
+		err = kafkaDevCmd(ctx, args[1:], stdout, stderr)
 	case "loadgen":
 		err = loadgenCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -22,13 +22,27 @@ import (
 	"github.com/actlog/actlog/internal/ingest"
 	"github.com/actlog/actlog/internal/loadgen"
 	"github.com/actlog/actlog/internal/store"
+	"github.com/actlog/actlog/internal/stream"
 	"github.com/actlog/actlog/internal/web"
 )
 
-var _ ingest.Sink = (*store.Store)(nil)
+var (
+	_ ingest.Sink  = (*store.Store)(nil)
+	_ ingest.Sink  = (*stream.Producer)(nil)
+	_ stream.Store = (*store.Store)(nil)
+)
 
-func serveCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+// role is what one actlog process does.
+type role string
+
+const (
+	roleServe   role = "serve"   // everything; through Kafka when it is configured
+	roleIngest  role = "ingest"  // HTTP → Kafka
+	roleProcess role = "process" // Kafka → store, and the read API
+)
+
+func roleCmd(ctx context.Context, r role, args, env []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(string(r), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML configuration file (or ACTLOG_CONFIG)")
 	listen := fs.String("listen", "", "address to listen on (config: listen)")
@@ -36,8 +50,11 @@ func serveCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	adminToken := fs.String("admin-token", "", "admin token for /api/v1 (config: admin_token; prefer ACTLOG_ADMIN_TOKEN)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (config: log.level)")
 	logFormat := fs.String("log-format", "", "text or json (config: log.format)")
-	demo := fs.Bool("demo", false, "also send simulated e-book app traffic to this server")
-	demoRate := fs.Float64("demo-rate", 5, "requests per second of --demo traffic")
+	demo, demoRate := new(bool), new(float64)
+	if r != roleProcess {
+		fs.BoolVar(demo, "demo", false, "also send simulated e-book app traffic to this server")
+		fs.Float64Var(demoRate, "demo-rate", 5, "requests per second of --demo traffic")
+	}
 	var sets stringList
 	fs.Var(&sets, "set", "override any configuration key: --set ingest.commit_timeout=3s (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -62,14 +79,29 @@ func serveCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	if len(unknownEnv) > 0 {
 		log.Warn("ignoring ACTLOG_* environment variables that are not configuration keys", "names", unknownEnv)
 	}
+	kafka := len(cfg.Kafka.Brokers) > 0
+	if (r == roleIngest || r == roleProcess) && !kafka {
+		return fmt.Errorf("actlog %s needs Kafka: set kafka.brokers or ACTLOG_KAFKA_BROKERS", r)
+	}
+	return runRole(ctx, r, cfg, log, stdout, *demo, *demoRate)
+}
+
+// runRole wires and runs one role until a signal, then shuts down in order:
+// readiness fails → demo traffic stops → HTTP stops accepting and finishes
+// its requests (each waits for durability) → the producer flushes → the
+// processor stops after its last store commit → the store closes.
+func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout io.Writer, demo bool, demoRate float64) error {
+	kafka := len(cfg.Kafka.Brokers) > 0
+	hasIngest := r != roleProcess
+	hasStore := r != roleIngest
 
 	generatedToken := false
-	if cfg.AdminToken == "" {
+	if cfg.AdminToken == "" && hasStore {
 		cfg.AdminToken = randomToken("adm_")
 		generatedToken = true
 	}
 	demoSource := false
-	if len(cfg.Sources) == 0 {
+	if len(cfg.Sources) == 0 && hasIngest {
 		cfg.Sources = []SourceConfig{{Name: "demo", WriteKey: randomToken("wk_"), AllowedOrigins: []string{"*"}}}
 		demoSource = true
 	}
@@ -77,42 +109,87 @@ func serveCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	st, err := store.Open(ctx, store.Options{
-		Dir:                cfg.DataDir,
-		DedupeWindow:       time.Duration(cfg.Store.DedupeWindow),
-		DedupeMaxIDs:       cfg.Store.DedupeMaxIDs,
-		SessionTimeout:     time.Duration(cfg.Store.SessionTimeout),
-		CheckpointInterval: time.Duration(cfg.Store.CheckpointInterval),
-		MemoryLimit:        cfg.Store.MemoryLimit,
-		Threads:            cfg.Store.Threads,
-		Logger:             log.With("component", "store"),
-		Registerer:         reg,
-	})
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			log.Error("close store", "err", err)
+	var (
+		st        *store.Store
+		producer  *stream.Producer
+		processor *stream.Processor
+		err       error
+	)
+	// Deferred in reverse: the store closes last.
+	if hasStore {
+		st, err = store.Open(ctx, store.Options{
+			Dir:                cfg.DataDir,
+			DedupeWindow:       time.Duration(cfg.Store.DedupeWindow),
+			DedupeMaxIDs:       cfg.Store.DedupeMaxIDs,
+			SessionTimeout:     time.Duration(cfg.Store.SessionTimeout),
+			CheckpointInterval: time.Duration(cfg.Store.CheckpointInterval),
+			MemoryLimit:        cfg.Store.MemoryLimit,
+			Threads:            cfg.Store.Threads,
+			Logger:             log.With("component", "store"),
+			Registerer:         reg,
+		})
+		if err != nil {
+			return fmt.Errorf("open store: %w", err)
 		}
-	}()
-
-	ing, err := ingest.New(st, log.With("component", "ingest"), reg, cfg.ingestOptions())
-	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
+		defer func() {
+			if err := st.Close(); err != nil {
+				log.Error("close store", "err", err)
+			}
+		}()
 	}
-	api, err := web.New(st, log.With("component", "web"), web.Options{
+	if kafka && hasStore {
+		processor, err = stream.NewProcessor(ctx, cfg.Kafka.streamOptions(), st, log.With("component", "process"), reg)
+		if err != nil {
+			return fmt.Errorf("kafka processor: %w", err)
+		}
+	}
+	var sink ingest.Sink = st
+	if kafka && hasIngest {
+		producer, err = stream.NewProducer(ctx, cfg.Kafka.streamOptions(), log.With("component", "producer"), reg)
+		if err != nil {
+			if processor != nil {
+				processor.Close()
+			}
+			return fmt.Errorf("kafka producer: %w", err)
+		}
+		sink = producer
+	}
+
+	ready := func() error {
+		if st != nil {
+			if err := st.Ready(); err != nil {
+				return err
+			}
+		}
+		if producer != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			return producer.Ready(ctx)
+		}
+		return nil
+	}
+	mux := http.NewServeMux()
+	var querier web.Querier
+	if st != nil {
+		querier = st
+	}
+	api, err := web.New(querier, log.With("component", "web"), web.Options{
 		AdminToken:   cfg.AdminToken,
 		MaxRows:      cfg.SQL.MaxRows,
 		QueryTimeout: time.Duration(cfg.SQL.Timeout),
-		Ready:        st.Ready,
+		Ready:        ready,
 	})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}
-	mux := http.NewServeMux()
-	ing.Register(mux)
 	api.Register(mux)
+	if hasIngest {
+		ing, err := ingest.New(sink, log.With("component", "ingest"), reg, cfg.ingestOptions())
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		ing.Register(mux)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -131,18 +208,29 @@ func serveCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
-	base := "http://" + ln.Addr().String()
-	log.Info("actlog serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
-	printBanner(stdout, base, cfg, generatedToken, demoSource)
+	procCtx, stopProc := context.WithCancel(context.Background())
+	procDone := make(chan error, 1)
+	if processor != nil {
+		go func() { procDone <- processor.Run(procCtx) }()
+	} else {
+		procDone <- nil
+	}
 
-	// The demo traffic is owned here and stopped before the server.
+	base := "http://" + ln.Addr().String()
+	mode := "embedded"
+	if kafka {
+		mode = "kafka"
+	}
+	log.Info("actlog running", "role", string(r), "mode", mode, "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
+	printBanner(stdout, r, base, cfg, generatedToken, demoSource)
+
 	demoCtx, stopDemo := context.WithCancel(ctx)
 	demoDone := make(chan struct{})
-	if *demo {
+	if demo && hasIngest {
 		go func() {
 			defer close(demoDone)
 			_, err := loadgen.Run(demoCtx, loadgen.Options{
-				URL: base, WriteKey: cfg.Sources[0].WriteKey, Rate: *demoRate,
+				URL: base, WriteKey: cfg.Sources[0].WriteKey, Rate: demoRate,
 				Duration: 365 * 24 * time.Hour, Users: 200, Seed: time.Now().UnixNano(), Batch: 10,
 				DuplicateRate: 0.01, InvalidRate: 0.002,
 			})
@@ -157,16 +245,20 @@ func serveCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	var runErr error
 	select {
 	case sig := <-sigs:
-		log.Info("shutting down: draining requests, committing, closing the store", "signal", sig.String())
+		log.Info("shutting down: draining requests, committing, closing", "signal", sig.String())
 	case err := <-serveErr:
-		stopDemo()
-		<-demoDone
-		return fmt.Errorf("serve: %w", err)
+		runErr = fmt.Errorf("serve: %w", err)
+		serveErr <- err
+	case err := <-procDone:
+		if err != nil {
+			runErr = fmt.Errorf("kafka processor: %w", err)
+		}
+		procDone <- err
 	case <-ctx.Done():
 	}
-	// A second signal exits at once.
 	go func() {
 		if sig, ok := <-sigs; ok {
 			log.Warn("second signal: exiting without draining", "signal", sig.String())
@@ -174,9 +266,6 @@ func serveCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		}
 	}()
 
-	// Order: fail readiness → stop demo traffic → stop accepting and finish
-	// in-flight requests (each waits for its commit) → close the store
-	// (deferred: commits what is queued, checkpoints, closes).
 	api.Drain()
 	stopDemo()
 	<-demoDone
@@ -188,28 +277,56 @@ func serveCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("serve", "err", err)
 	}
+	if producer != nil {
+		if err := producer.Close(shutdownCtx); err != nil {
+			log.Warn("close producer", "err", err)
+		}
+	}
+	stopProc()
+	if err := <-procDone; err != nil {
+		log.Warn("kafka processor", "err", err)
+	}
+	if processor != nil {
+		processor.Close()
+	}
 	log.Info("stopped")
-	return nil
+	return runErr
 }
 
-func printBanner(w io.Writer, base string, cfg Config, generatedToken, demoSource bool) {
-	fmt.Fprintf(w, "\nactlog %s is running (data in %s)\n\n", version, cfg.DataDir)
-	for _, s := range cfg.Sources {
-		note := ""
-		if demoSource {
-			note = " (demo source: configure sources in actlog.yaml)"
+func printBanner(w io.Writer, r role, base string, cfg Config, generatedToken, demoSource bool) {
+	fmt.Fprintf(w, "\nactlog %s %s is running", r, version)
+	if r != roleIngest {
+		fmt.Fprintf(w, " (data in %s)", cfg.DataDir)
+	}
+	if len(cfg.Kafka.Brokers) > 0 {
+		fmt.Fprintf(w, " through Kafka at %s", strings.Join(cfg.Kafka.Brokers, ","))
+	}
+	fmt.Fprint(w, "\n\n")
+	if r != roleProcess {
+		for _, s := range cfg.Sources {
+			note := ""
+			if demoSource {
+				note = " (demo source: configure sources in actlog.yaml)"
+			}
+			fmt.Fprintf(w, "  source %-12s write key %s%s\n", s.Name, s.WriteKey, note)
 		}
-		fmt.Fprintf(w, "  source %-12s write key %s%s\n", s.Name, s.WriteKey, note)
 	}
-	tokenNote := ""
-	if generatedToken {
-		tokenNote = " (generated for this run: set admin_token or ACTLOG_ADMIN_TOKEN to keep one)"
+	if r != roleIngest {
+		tokenNote := ""
+		if generatedToken {
+			tokenNote = " (generated for this run: set admin_token or ACTLOG_ADMIN_TOKEN to keep one)"
+		}
+		fmt.Fprintf(w, "  admin token          %s%s\n", cfg.AdminToken, tokenNote)
 	}
-	fmt.Fprintf(w, "  admin token          %s%s\n\n", cfg.AdminToken, tokenNote)
-	fmt.Fprintf(w, "  send events   curl -u %s: -H 'Content-Type: application/json' \\\n", cfg.Sources[0].WriteKey)
-	fmt.Fprintf(w, "                  -d '{\"batch\":[{\"type\":\"track\",\"event\":\"hello\",\"anonymousId\":\"a1\"}]}' %s/v1/batch\n", base)
-	fmt.Fprintf(w, "  query         curl -H 'Authorization: Bearer %s' \\\n", cfg.AdminToken)
-	fmt.Fprintf(w, "                  -d '{\"sql\":\"SELECT event, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC\"}' %s/api/v1/sql\n", base)
+	fmt.Fprintln(w)
+	if r != roleProcess {
+		fmt.Fprintf(w, "  send events   curl -u %s: -H 'Content-Type: application/json' \\\n", cfg.Sources[0].WriteKey)
+		fmt.Fprintf(w, "                  -d '{\"batch\":[{\"type\":\"track\",\"event\":\"hello\",\"anonymousId\":\"a1\"}]}' %s/v1/batch\n", base)
+	}
+	if r != roleIngest {
+		fmt.Fprintf(w, "  query         curl -H 'Authorization: Bearer %s' \\\n", cfg.AdminToken)
+		fmt.Fprintf(w, "                  -d '{\"sql\":\"SELECT event, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC\"}' %s/api/v1/sql\n", base)
+	}
 	fmt.Fprintf(w, "  metrics       %s/metrics    health %s/healthz  %s/readyz\n\n", base, base, base)
 }
 

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -40,10 +42,14 @@ type API struct {
 	draining atomic.Bool
 }
 
-// New returns the API.
+// New returns the API. q may be nil (the ingest tier has no store): then
+// only health, readiness and profiles are served.
 func New(q Querier, log *slog.Logger, opts Options) (*API, error) {
 	if opts.AdminToken == "" {
-		return nil, errors.New("admin token is required")
+		if q != nil {
+			return nil, errors.New("admin token is required")
+		}
+		opts.AdminToken = randomToken()
 	}
 	if opts.MaxRows <= 0 {
 		opts.MaxRows = 10_000
@@ -56,7 +62,9 @@ func New(q Querier, log *slog.Logger, opts Options) (*API, error) {
 
 // Register adds the API's routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /api/v1/sql", a.auth(a.sql))
+	if a.q != nil {
+		mux.HandleFunc("POST /api/v1/sql", a.auth(a.sql))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -141,4 +149,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": strings.TrimSpace(msg)})
+}
+
+// randomToken guards the profiles of a process that has no admin token.
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
