@@ -63,6 +63,13 @@ func freePort(t *testing.T) int {
 // writeConfig writes a configuration with one source and returns its path.
 func writeConfig(t *testing.T, dir string, port int, extra string) string {
 	t.Helper()
+	return writeConfigAs(t, dir, "actlog.yaml", port, extra)
+}
+
+// writeConfigAs is writeConfig with a file name, for several processes
+// sharing dir (each with its own data directory, named after the file).
+func writeConfigAs(t *testing.T, dir, name string, port int, extra string) string {
+	t.Helper()
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:%d
 data_dir: %s
 admin_token: test-admin-token
@@ -74,8 +81,8 @@ sources:
     allowed_origins: ["*"]
 sql:
   max_rows: 10000000
-%s`, port, filepath.Join(dir, "data"), extra)
-	path := filepath.Join(dir, "actlog.yaml")
+%s`, port, filepath.Join(dir, "data-"+strings.TrimSuffix(name, ".yaml")), extra)
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +91,15 @@ sql:
 
 func startServer(t *testing.T, configPath string, port int) *server {
 	t.Helper()
+	return startRole(t, "serve", configPath, port)
+}
+
+// startRole runs `actlog <role> --config configPath` as a child process and
+// waits until its /readyz answers 200.
+func startRole(t *testing.T, role, configPath string, port int) *server {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=serve --config "+configPath)
+	cmd.Env = append(os.Environ(), childEnv+"="+role+" --config "+configPath)
 	s := &server{t: t, cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), token: "test-admin-token", log: &lockedWriter{w: &bytes.Buffer{}}, done: make(chan error, 1)}
 	cmd.Stdout = io.Discard
 	cmd.Stderr = s.log
@@ -104,12 +118,12 @@ func startServer(t *testing.T, configPath string, port int) *server {
 		}
 		select {
 		case err := <-s.done:
-			t.Fatalf("actlog serve exited before ready: %v\n%s", err, s.log)
+			t.Fatalf("actlog %s exited before ready: %v\n%s", role, err, s.log)
 		default:
 		}
 		if time.Now().After(deadline) {
 			s.kill()
-			t.Fatalf("actlog serve not ready after 30s\n%s", s.log)
+			t.Fatalf("actlog %s not ready after 30s\n%s", role, s.log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -210,8 +210,10 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 
 	procCtx, stopProc := context.WithCancel(context.Background())
 	procDone := make(chan error, 1)
+	var procFailed <-chan error // nil, so never ready, without a processor
 	if processor != nil {
 		go func() { procDone <- processor.Run(procCtx) }()
+		procFailed = procDone
 	} else {
 		procDone <- nil
 	}
@@ -252,7 +254,7 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 	case err := <-serveErr:
 		runErr = fmt.Errorf("serve: %w", err)
 		serveErr <- err
-	case err := <-procDone:
+	case err := <-procFailed:
 		if err != nil {
 			runErr = fmt.Errorf("kafka processor: %w", err)
 		}
