@@ -3,8 +3,8 @@ package web
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
