@@ -173,11 +173,35 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 	if st != nil {
 		querier = st
 	}
+	mode := "embedded"
+	if kafka {
+		mode = "kafka"
+	}
+	status := func(ctx context.Context) (any, error) {
+		out := statusAnswer{Role: string(r), Mode: mode, Version: version}
+		if st != nil {
+			s, err := st.Stats(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out.Store = &s
+		}
+		if processor != nil {
+			out.Lag = processor.Lag()
+			for _, parts := range out.Lag {
+				for _, n := range parts {
+					out.LagTotal += n
+				}
+			}
+		}
+		return out, nil
+	}
 	api, err := web.New(querier, log.With("component", "web"), web.Options{
 		AdminToken:   cfg.AdminToken,
 		MaxRows:      cfg.SQL.MaxRows,
 		QueryTimeout: time.Duration(cfg.SQL.Timeout),
 		Ready:        ready,
+		Status:       status,
 	})
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
@@ -219,10 +243,6 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 	}
 
 	base := "http://" + ln.Addr().String()
-	mode := "embedded"
-	if kafka {
-		mode = "kafka"
-	}
 	log.Info("actlog running", "role", string(r), "mode", mode, "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
 	printBanner(stdout, r, base, cfg, generatedToken, demoSource)
 
@@ -339,4 +359,14 @@ func lookupEnv(env []string, name string) string {
 		}
 	}
 	return ""
+}
+
+// statusAnswer is the JSON of GET /api/v1/status.
+type statusAnswer struct {
+	Role     string                     `json:"role"`
+	Mode     string                     `json:"mode"`
+	Version  string                     `json:"version"`
+	Store    *store.Stats               `json:"store,omitempty"`
+	Lag      map[string]map[int32]int64 `json:"lag,omitempty"`
+	LagTotal int64                      `json:"lag_total"`
 }

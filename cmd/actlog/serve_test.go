@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -85,6 +86,23 @@ func TestServeWithoutConfig(t *testing.T) {
 	rows := srv.sql("SELECT event, source FROM events")
 	if len(rows) != 1 || rows[0][0] != "hello" || rows[0][1] != "demo" {
 		t.Fatalf("stored rows %v", rows)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer "+token[1])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Role, Mode string
+		Store      struct {
+			Events    int64 `json:"events"`
+			SizeBytes int64 `json:"size_bytes"`
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.Role != "serve" || st.Mode != "embedded" || st.Store.Events != 1 || st.Store.SizeBytes == 0 {
+		t.Fatalf("status %+v %v", st, err)
 	}
 }
 

@@ -382,3 +382,26 @@ func (s *Store) Offsets(ctx context.Context, topic string) (map[int32]int64, err
 	}
 	return out, nil
 }
+
+// Stats are the store's size and contents, for the status API.
+type Stats struct {
+	Path      string `json:"path"`
+	SizeBytes int64  `json:"size_bytes"` // database file and write-ahead log
+	Events    int64  `json:"events"`
+	Rejected  int64  `json:"rejected"`
+	DedupeIDs int    `json:"-"`
+}
+
+// Stats reads the store's size and row counts.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Path: filepath.Join(s.opts.Dir, "actlog.duckdb")}
+	for _, p := range []string{st.Path, st.Path + ".wal"} {
+		if fi, err := os.Stat(p); err == nil {
+			st.SizeBytes += fi.Size()
+		}
+	}
+	if err := s.db.QueryRowContext(ctx, "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM rejected)").Scan(&st.Events, &st.Rejected); err != nil {
+		return st, fmt.Errorf("count rows: %w", err)
+	}
+	return st, nil
+}

@@ -32,6 +32,9 @@ type Options struct {
 	QueryTimeout time.Duration // default 30 s
 	// Ready reports whether the process can accept and make events durable.
 	Ready func() error
+	// Status describes the process for GET /api/v1/status (role, store,
+	// consumer lag); nil serves a minimal answer.
+	Status func(ctx context.Context) (any, error)
 }
 
 // API serves /api/v1 and the health endpoints.
@@ -65,6 +68,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	if a.q != nil {
 		mux.HandleFunc("POST /api/v1/sql", a.auth(a.sql))
 	}
+	mux.HandleFunc("GET /api/v1/status", a.auth(a.status))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -156,4 +160,18 @@ func randomToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+func (a *API) status(w http.ResponseWriter, r *http.Request) {
+	if a.opts.Status == nil {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		return
+	}
+	st, err := a.opts.Status(r.Context())
+	if err != nil {
+		a.log.Error("status", "err", err)
+		writeError(w, http.StatusInternalServerError, "status unavailable")
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
 }
