@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -227,5 +228,53 @@ func checkRejected(t *testing.T, x event.Rejected) {
 	if !x.ReceivedAt.Equal(y.ReceivedAt) || x.Source != y.Source || x.Index != y.Index || x.MessageID != y.MessageID ||
 		x.Reason != y.Reason || !bytes.Equal(x.Raw, y.Raw) {
 		t.Fatalf("rejected round trip: %+v became %+v", x, y)
+	}
+}
+
+// TestUnstorableJSONDoesNotStall produces an event record whose properties
+// hold an unpaired UTF-16 surrogate escape ("\ud800": valid JSON syntax for
+// encoding/json, but DuckDB's JSON cast refuses it), then a good event on
+// the same partition. decodeRecord promises that a record it cannot read
+// becomes a rejected row "so that it never stalls its partition": the good
+// event must be stored and the bad record kept as rejected, rather than the
+// processor retrying a store write that can never commit.
+func TestUnstorableJSONDoesNotStall(t *testing.T) {
+	c := newCluster(t)
+	opts := testOptions(c)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	b := events("sur", 2)
+	b.Events[0].Properties = json.RawMessage(`{"title":"\ud800"}`)
+	b.Events[1].AnonymousID = b.Events[0].AnonymousID // same partition, after the bad one
+	var recs []*kgo.Record
+	for i := range b.Events {
+		r, err := eventRecord("actlog.events", &b.Events[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	var probe event.Batch
+	if err := decodeRecord(recs[0], &probe, event.Limits{}); err != nil {
+		t.Logf("decodeRecord refuses the bad record: %v", err)
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t)
+	stop := runProcessor(t, opts, st)
+	defer stop()
+	deadline := time.Now().Add(15 * time.Second)
+	for count(t, st, "SELECT count(*) FROM events WHERE event_id = 'sur-1'") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the good event behind the bad record was not stored within 15 s: the partition is stalled")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := count(t, st, "SELECT count(*) FROM rejected WHERE starts_with(reason, 'undecodable record')"); n != 1 {
+		t.Errorf("%d rejected rows for the bad record, want 1", n)
 	}
 }

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -9,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/twmb/franz-go/pkg/kgo"
+	kaws "github.com/twmb/franz-go/pkg/sasl/aws"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
@@ -36,7 +39,7 @@ type TLSOptions struct {
 
 // SASLOptions authenticate to the brokers.
 type SASLOptions struct {
-	Mechanism string // "", "plain", "scram-sha-256" or "scram-sha-512"
+	Mechanism string // "", "plain", "scram-sha-256", "scram-sha-512" or "aws-msk-iam"
 	Username  string
 	Password  string
 }
@@ -136,11 +139,11 @@ func (o Options) Validate() error {
 		errs = append(errs, errors.New("kafka.brokers is empty"))
 	}
 	switch strings.ToLower(o.SASL.Mechanism) {
-	case "", "plain", "scram-sha-256", "scram-sha-512":
+	case "", "plain", "scram-sha-256", "scram-sha-512", "aws-msk-iam":
 	default:
-		errs = append(errs, fmt.Errorf("kafka.sasl.mechanism %q: want plain, scram-sha-256 or scram-sha-512", o.SASL.Mechanism))
+		errs = append(errs, fmt.Errorf("kafka.sasl.mechanism %q: want plain, scram-sha-256, scram-sha-512 or aws-msk-iam", o.SASL.Mechanism))
 	}
-	if o.SASL.Mechanism != "" && (o.SASL.Username == "" || o.SASL.Password == "") {
+	if m := strings.ToLower(o.SASL.Mechanism); m != "" && m != "aws-msk-iam" && (o.SASL.Username == "" || o.SASL.Password == "") {
 		errs = append(errs, errors.New("kafka.sasl needs a username and a password"))
 	}
 	if _, err := codec(o.Producer.Compression); err != nil {
@@ -194,6 +197,22 @@ func (o Options) clientOpts() ([]kgo.Opt, error) {
 		opts = append(opts, kgo.SASL(scram.Auth{User: o.SASL.Username, Pass: o.SASL.Password}.AsSha256Mechanism()))
 	case "scram-sha-512":
 		opts = append(opts, kgo.SASL(scram.Auth{User: o.SASL.Username, Pass: o.SASL.Password}.AsSha512Mechanism()))
+	case "aws-msk-iam":
+		// Credentials from the standard AWS chain (environment, shared
+		// files, IRSA web identity on EKS, instance role), refreshed by the
+		// SDK's cache before they expire.
+		cfg, err := awsconfig.LoadDefaultConfig(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("aws credentials for MSK IAM: %w", err)
+		}
+		creds := cfg.Credentials
+		opts = append(opts, kgo.SASL(kaws.ManagedStreamingIAM(func(ctx context.Context) (kaws.Auth, error) {
+			c, err := creds.Retrieve(ctx)
+			if err != nil {
+				return kaws.Auth{}, fmt.Errorf("retrieve aws credentials: %w", err)
+			}
+			return kaws.Auth{AccessKey: c.AccessKeyID, SecretKey: c.SecretAccessKey, SessionToken: c.SessionToken, UserAgent: "actlog"}, nil
+		})))
 	}
 	return opts, nil
 }
