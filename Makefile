@@ -24,11 +24,13 @@ test: ## run every test (race detector on), as CI does
 test-short: ## quick tests without subprocess crash tests
 	$(GO) test -short -count=1 ./...
 
-fuzz: ## fuzz the batch decoder for FUZZTIME (default 60s)
+fuzz: ## fuzz the decoders of outside data for FUZZTIME each (default 60s)
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeBatch -fuzztime=$${FUZZTIME:-60s} ./internal/ingest/
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeRecord -fuzztime=$${FUZZTIME:-60s} ./internal/stream/
 
 bench: build ## run the benchmarks of record (see bench/README.md)
 	bash bench/ingest/run.sh
+	bash bench/pipeline/run.sh
 
 check: ## go vet and staticcheck
 	$(GO) vet ./...
