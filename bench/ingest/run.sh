@@ -17,14 +17,8 @@ mkdir -p "$OUT" bin
 go build -o bin/actlog ./cmd/actlog
 go build -o bin/baseline ./bench/ingest/baseline
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+source bench/lib.sh
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_up() { for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "server at $1 did not start" >&2; return 1; }
-rss_mb() { awk '/^VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
 start_baseline() {
   BPORT=$(free_port)
@@ -47,7 +41,6 @@ YAML
   bin/actlog serve --config "$work/actlog.yaml" >/dev/null 2>"$work/actlog.log" & APID=$!; pids+=("$APID")
   wait_up "http://127.0.0.1:$APORT/readyz"
 }
-stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 loadgen() { # url key extra-args...
   local url=$1 key=$2; shift 2

@@ -18,13 +18,7 @@ mkdir -p "$OUT" bin
 go build -o bin/actlog ./cmd/actlog
 go build -o bin/probe ./bench/pipeline/probe
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_up() { for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; return 1; }
-stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+source bench/lib.sh
 rows() { curl -fs -H 'Authorization: Bearer bench-admin-token' -d '{"sql":"SELECT count(*) FROM events WHERE event <> '"'"'latency_probe'"'"'"}' "$1/api/v1/sql" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"][0][0])'; }
 accepted() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Accepted"])' "$1"; }
 summary() { python3 -c '
