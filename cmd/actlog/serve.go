@@ -138,14 +138,14 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 		}()
 	}
 	if kafka && hasStore {
-		processor, err = stream.NewProcessor(ctx, cfg.Kafka.streamOptions(), st, log.With("component", "process"), reg)
+		processor, err = stream.NewProcessor(ctx, cfg.Kafka.streamOptions(cfg.Ingest.MaxEventName), st, log.With("component", "process"), reg)
 		if err != nil {
 			return fmt.Errorf("kafka processor: %w", err)
 		}
 	}
 	var sink ingest.Sink = st
 	if kafka && hasIngest {
-		producer, err = stream.NewProducer(ctx, cfg.Kafka.streamOptions(), log.With("component", "producer"), reg)
+		producer, err = stream.NewProducer(ctx, cfg.Kafka.streamOptions(cfg.Ingest.MaxEventName), log.With("component", "producer"), reg)
 		if err != nil {
 			if processor != nil {
 				processor.Close()
@@ -161,10 +161,15 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 				return err
 			}
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
 		if producer != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			return producer.Ready(ctx)
+			if err := producer.Ready(ctx); err != nil {
+				return err
+			}
+		}
+		if processor != nil {
+			return processor.Ready(ctx)
 		}
 		return nil
 	}
@@ -243,7 +248,11 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 	}
 
 	base := "http://" + ln.Addr().String()
-	log.Info("actlog running", "role", string(r), "mode", mode, "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
+	if hasStore {
+		log.Info("actlog running", "role", string(r), "mode", mode, "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
+	} else {
+		log.Info("actlog running", "role", string(r), "mode", mode, "addr", ln.Addr().String(), "version", version)
+	}
 	printBanner(stdout, r, base, cfg, generatedToken, demoSource)
 
 	demoCtx, stopDemo := context.WithCancel(ctx)

@@ -175,8 +175,8 @@ func (w *wireEvent) event() (event.Event, error) {
 		return event.Event{}, errors.New("event without source, ts or received_at")
 	}
 	for _, j := range []json.RawMessage{w.Properties, w.Context} {
-		if len(j) == 0 || j[0] != '{' || !json.Valid(j) || !utf8.Valid(j) {
-			return event.Event{}, errors.New("properties and context must be JSON objects")
+		if len(j) == 0 || j[0] != '{' || !json.Valid(j) || !utf8.Valid(j) || loneSurrogate(j) {
+			return event.Event{}, errors.New("properties and context must be JSON objects of valid Unicode text")
 		}
 	}
 	e := event.Event{
@@ -199,4 +199,63 @@ func (w *wireEvent) event() (event.Event, error) {
 		e.SentAt = *w.SentAt
 	}
 	return e, nil
+}
+
+// loneSurrogate reports whether valid JSON text j escapes a UTF-16 surrogate
+// that is not part of a pair ("\ud800"): encoding/json accepts it, the
+// store's JSON type does not, so such a record must be rejected here rather
+// than fail its store write forever.
+func loneSurrogate(j []byte) bool {
+	inString := false
+	for i := 0; i < len(j); i++ {
+		c := j[i]
+		if !inString {
+			if c == '"' {
+				inString = true
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = false
+		case '\\':
+			if i+1 < len(j) && j[i+1] == 'u' && i+5 < len(j) {
+				r := hex4(j[i+2 : i+6])
+				switch {
+				case r >= 0xD800 && r <= 0xDBFF: // high: a low must follow
+					if i+11 < len(j) && j[i+6] == '\\' && j[i+7] == 'u' {
+						if lo := hex4(j[i+8 : i+12]); lo >= 0xDC00 && lo <= 0xDFFF {
+							i += 11
+							continue
+						}
+					}
+					return true
+				case r >= 0xDC00 && r <= 0xDFFF: // a low without a high
+					return true
+				}
+				i += 5
+				continue
+			}
+			i++ // skip the escaped character
+		}
+	}
+	return false
+}
+
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			r |= rune(c-'A') + 10
+		default:
+			return -1
+		}
+	}
+	return r
 }

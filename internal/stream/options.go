@@ -15,6 +15,8 @@ import (
 	kaws "github.com/twmb/franz-go/pkg/sasl/aws"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/actlog/actlog/internal/event"
 )
 
 // Options configure the connection to Kafka and the topics, producer and
@@ -27,6 +29,10 @@ type Options struct {
 	Topics   TopicOptions
 	Producer ProducerOptions
 	Consumer ConsumerOptions
+	// EventLimits are the ingest tier's limits, which the processor applies
+	// again to what it reads (they must match, or it rejects what ingest
+	// accepted).
+	EventLimits event.Limits
 }
 
 // TLSOptions enable TLS to the brokers.
@@ -132,8 +138,10 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Validate reports configuration mistakes before any connection is tried.
+// Validate reports configuration mistakes before any connection is tried,
+// with the defaults applied to what is not set.
 func (o Options) Validate() error {
+	o = o.withDefaults()
 	var errs []error
 	if len(o.Brokers) == 0 {
 		errs = append(errs, errors.New("kafka.brokers is empty"))
@@ -149,7 +157,7 @@ func (o Options) Validate() error {
 	if _, err := codec(o.Producer.Compression); err != nil {
 		errs = append(errs, err)
 	}
-	if o.Consumer.HeartbeatInterval > 0 && o.Consumer.SessionTimeout > 0 && o.Consumer.HeartbeatInterval*3 > o.Consumer.SessionTimeout {
+	if o.Consumer.HeartbeatInterval*3 > o.Consumer.SessionTimeout {
 		errs = append(errs, errors.New("kafka.consumer.heartbeat_interval must be at most a third of session_timeout"))
 	}
 	return errors.Join(errs...)

@@ -49,7 +49,7 @@ func NewProcessor(ctx context.Context, opts Options, st Store, log *slog.Logger,
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	p := &Processor{st: st, opts: opts, log: log, pos: map[string]map[int32]int64{}, lag: map[string]map[int32]int64{}, metrics: newProcMetrics(reg)}
+	p := &Processor{st: st, opts: opts, log: log, limits: opts.EventLimits, pos: map[string]map[int32]int64{}, lag: map[string]map[int32]int64{}, metrics: newProcMetrics(reg)}
 	base, err := opts.clientOpts()
 	if err != nil {
 		return nil, err
@@ -187,8 +187,12 @@ func (p *Processor) process(ctx context.Context, fetches kgo.Fetches) error {
 		}
 	}
 	p.metrics.commitSeconds.Observe(time.Since(start).Seconds())
-	if err := p.cl.CommitRecords(ctx, last...); err != nil && ctx.Err() == nil {
-		// Informational only: the store holds the truth.
+	// Commit to the group even when ctx ended meanwhile (shutdown): the
+	// partition's next owner, maybe another processor with another store,
+	// starts from this commit.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := p.cl.CommitRecords(cctx, last...); err != nil {
 		p.log.Warn("commit offsets to the group", "err", err)
 	}
 	return nil
@@ -246,6 +250,14 @@ func (p *Processor) Lag() map[string]map[int32]int64 {
 		}
 	}
 	return out
+}
+
+// Ready reports whether a broker answers.
+func (p *Processor) Ready(ctx context.Context) error {
+	if err := p.cl.Ping(ctx); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	return nil
 }
 
 // Close leaves the group (after Run returned) and closes the client.

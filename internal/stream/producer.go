@@ -177,7 +177,10 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, t TopicOptions) error {
 		repl = int16(len(brokers))
 	}
 	retention := strconv.FormatInt(t.Retention.Milliseconds(), 10)
-	res, err := adm.CreateTopics(ctx, t.Partitions, repl, map[string]*string{"retention.ms": &retention}, missing...)
+	// With acks=all, an acknowledgement means min.insync.replicas copies:
+	// two where there are at least two replicas.
+	minISR := strconv.Itoa(int(min(repl, 2)))
+	res, err := adm.CreateTopics(ctx, t.Partitions, repl, map[string]*string{"retention.ms": &retention, "min.insync.replicas": &minISR}, missing...)
 	if err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}

@@ -199,3 +199,23 @@ func TestMissingTopicsNamed(t *testing.T) {
 	}
 	_ = p.Close(context.Background())
 }
+
+func TestLoneSurrogate(t *testing.T) {
+	for _, tc := range []struct {
+		json string
+		lone bool
+	}{
+		{`{"a":"plain"}`, false},
+		{`{"a":"\ud83d\ude00"}`, false},
+		{`{"a":"\uD83D\uDE00 and \n \\ud800"}`, false}, // an escaped backslash, not an escape
+		{`{"a":"\ud800"}`, true},
+		{`{"a":"\ud800x"}`, true},
+		{`{"a":"\udc00"}`, true},
+		{`{"\ud800":1}`, true},
+		{`{"a":"\ud83d\u0041"}`, true},
+	} {
+		if got := loneSurrogate([]byte(tc.json)); got != tc.lone {
+			t.Errorf("loneSurrogate(%s) = %v, want %v", tc.json, got, tc.lone)
+		}
+	}
+}
