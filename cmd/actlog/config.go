@@ -92,9 +92,8 @@ type KafkaConfig struct {
 
 // streamOptions turns the kafka section into the stream package's options
 // (zero values take that package's defaults).
-func (k *KafkaConfig) streamOptions(maxEventName int) stream.Options {
+func (k *KafkaConfig) streamOptions() stream.Options {
 	o := stream.Options{Brokers: k.Brokers, ClientID: k.ClientID}
-	o.EventLimits = event.Limits{MaxEventName: maxEventName}
 	o.TLS = stream.TLSOptions{Enabled: k.TLS.Enabled, CAFile: k.TLS.CAFile, ServerName: k.TLS.ServerName, InsecureSkipVerify: k.TLS.InsecureSkipVerify}
 	o.SASL = stream.SASLOptions{Mechanism: k.SASL.Mechanism, Username: k.SASL.Username, Password: k.SASL.Password}
 	o.Topics = stream.TopicOptions{Events: k.Topics.Events, Rejected: k.Topics.Rejected, Partitions: int32(k.Topics.Partitions),
@@ -418,7 +417,7 @@ func (c *Config) validate() error {
 		bad("http.max_header_bytes must be at least 4096")
 	}
 	if len(c.Kafka.Brokers) > 0 {
-		if err := c.Kafka.streamOptions(c.Ingest.MaxEventName).Validate(); err != nil {
+		if err := c.Kafka.streamOptions().Validate(); err != nil {
 			bad("%v", err)
 		}
 		if c.Kafka.Topics.Partitions < 0 || c.Kafka.Topics.Partitions > 10000 || c.Kafka.Topics.Replication < 0 || c.Kafka.Topics.Replication > 32767 {

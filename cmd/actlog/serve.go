@@ -138,14 +138,14 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 		}()
 	}
 	if kafka && hasStore {
-		processor, err = stream.NewProcessor(ctx, cfg.Kafka.streamOptions(cfg.Ingest.MaxEventName), st, log.With("component", "process"), reg)
+		processor, err = stream.NewProcessor(ctx, cfg.Kafka.streamOptions(), st, log.With("component", "process"), reg)
 		if err != nil {
 			return fmt.Errorf("kafka processor: %w", err)
 		}
 	}
 	var sink ingest.Sink = st
 	if kafka && hasIngest {
-		producer, err = stream.NewProducer(ctx, cfg.Kafka.streamOptions(cfg.Ingest.MaxEventName), log.With("component", "producer"), reg)
+		producer, err = stream.NewProducer(ctx, cfg.Kafka.streamOptions(), log.With("component", "producer"), reg)
 		if err != nil {
 			if processor != nil {
 				processor.Close()

@@ -143,6 +143,9 @@ func decodeRecord(r *kgo.Record, b *event.Batch, limits event.Limits) error {
 		if err := dec.Decode(&w); err != nil {
 			return fmt.Errorf("decode event: %w", err)
 		}
+		if dec.More() || dec.InputOffset() != int64(len(bytes.TrimRight(r.Value, " \t\r\n"))) {
+			return errors.New("decode event: bytes after the JSON value")
+		}
 		e, err := w.event()
 		if err != nil {
 			return err
@@ -155,6 +158,9 @@ func decodeRecord(r *kgo.Record, b *event.Batch, limits event.Limits) error {
 		var w wireRejected
 		if err := dec.Decode(&w); err != nil {
 			return fmt.Errorf("decode rejected: %w", err)
+		}
+		if dec.More() || dec.InputOffset() != int64(len(bytes.TrimRight(r.Value, " \t\r\n"))) {
+			return errors.New("decode rejected: bytes after the JSON value")
 		}
 		if w.Reason == "" || w.ReceivedAt.IsZero() {
 			return errors.New("rejected record without reason or time")

@@ -15,8 +15,6 @@ import (
 	kaws "github.com/twmb/franz-go/pkg/sasl/aws"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
-
-	"github.com/actlog/actlog/internal/event"
 )
 
 // Options configure the connection to Kafka and the topics, producer and
@@ -29,10 +27,6 @@ type Options struct {
 	Topics   TopicOptions
 	Producer ProducerOptions
 	Consumer ConsumerOptions
-	// EventLimits are the ingest tier's limits, which the processor applies
-	// again to what it reads (they must match, or it rejects what ingest
-	// accepted).
-	EventLimits event.Limits
 }
 
 // TLSOptions enable TLS to the brokers.

@@ -24,6 +24,12 @@ type Store interface {
 	Offsets(ctx context.Context, topic string) (map[int32]int64, error)
 }
 
+// recordMaxLen bounds names and ids of what the processor reads: it checks
+// records for structure, not size, since the ingest tier that wrote them
+// already applied its own configured limits, which this process may not
+// share.
+const recordMaxLen = 1 << 20
+
 // Processor consumes the events and rejected topics as a member of a
 // consumer group and writes them to its store, exactly once: rows and the
 // next offsets commit in one store transaction, and on assignment the
@@ -49,7 +55,7 @@ func NewProcessor(ctx context.Context, opts Options, st Store, log *slog.Logger,
 		return nil, err
 	}
 	opts = opts.withDefaults()
-	p := &Processor{st: st, opts: opts, log: log, limits: opts.EventLimits, pos: map[string]map[int32]int64{}, lag: map[string]map[int32]int64{}, metrics: newProcMetrics(reg)}
+	p := &Processor{st: st, opts: opts, log: log, limits: event.Limits{MaxEventName: recordMaxLen, MaxID: recordMaxLen}, pos: map[string]map[int32]int64{}, lag: map[string]map[int32]int64{}, metrics: newProcMetrics(reg)}
 	base, err := opts.clientOpts()
 	if err != nil {
 		return nil, err
