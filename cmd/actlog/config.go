@@ -87,6 +87,7 @@ type KafkaConfig struct {
 		RebalanceTimeout       Duration `yaml:"rebalance_timeout"`
 		HeartbeatInterval      Duration `yaml:"heartbeat_interval"`
 		MaxPollRecords         int      `yaml:"max_poll_records"`
+		FetchMaxWait           Duration `yaml:"fetch_max_wait"`
 	} `yaml:"consumer"`
 }
 
@@ -103,7 +104,7 @@ func (k *KafkaConfig) streamOptions() stream.Options {
 	o.Consumer = stream.ConsumerOptions{Group: k.Consumer.Group, FetchMaxBytes: int32(k.Consumer.FetchMaxBytes),
 		FetchMaxPartitionBytes: int32(k.Consumer.FetchMaxPartitionBytes), SessionTimeout: time.Duration(k.Consumer.SessionTimeout),
 		RebalanceTimeout: time.Duration(k.Consumer.RebalanceTimeout), HeartbeatInterval: time.Duration(k.Consumer.HeartbeatInterval),
-		MaxPollRecords: k.Consumer.MaxPollRecords}
+		MaxPollRecords: k.Consumer.MaxPollRecords, FetchMaxWait: time.Duration(k.Consumer.FetchMaxWait)}
 	return o
 }
 

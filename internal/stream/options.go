@@ -71,6 +71,7 @@ type ConsumerOptions struct {
 	RebalanceTimeout       time.Duration // default 60 s
 	HeartbeatInterval      time.Duration // default 3 s
 	MaxPollRecords         int           // default 10,000
+	FetchMaxWait           time.Duration // default 500 ms (Kafka's fetch.max.wait.ms)
 }
 
 // withDefaults fills zero values.
@@ -128,6 +129,9 @@ func (o Options) withDefaults() Options {
 	}
 	if c.MaxPollRecords <= 0 {
 		c.MaxPollRecords = 10_000
+	}
+	if c.FetchMaxWait <= 0 {
+		c.FetchMaxWait = 500 * time.Millisecond
 	}
 	return o
 }
