@@ -22,103 +22,34 @@ func TestCrashExactlyOnce(t *testing.T) {
 	port := freePort(t)
 	cfg := writeConfig(t, dir, port, "")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-
-	var (
-		mu      sync.Mutex
-		acked   = map[string]bool{} // ids of requests answered 2xx
-		batches [][]string          // every batch ever sent, for retries
-	)
+	load := newRetryLoad()
 	const kills = 3
-	const clients = 8
-	for round := 0; round <= kills; round++ {
+	for round := range kills {
 		srv := startServer(t, cfg, port)
-		client := &http.Client{Timeout: 5 * time.Second}
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for c := range clients {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := rand.New(rand.NewPCG(uint64(round), uint64(c)))
-				for n := 0; ; n++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					var ids []string
-					mu.Lock()
-					if len(batches) > 0 && r.IntN(10) == 0 {
-						// A client retry of an earlier batch, acknowledged or not.
-						ids = batches[r.IntN(len(batches))]
-					} else {
-						for i := range 10 {
-							ids = append(ids, fmt.Sprintf("r%d-c%d-n%d-%d", round, c, n, i))
-						}
-						batches = append(batches, ids)
-					}
-					mu.Unlock()
-					code, err := postBatch(client, srv.base, ids)
-					if err == nil && code == http.StatusOK {
-						mu.Lock()
-						for _, id := range ids {
-							acked[id] = true
-						}
-						mu.Unlock()
-					}
-				}
-			}()
+		load.start(srv.base, fmt.Sprintf("r%d", round), 8, 0)
+		time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
+		srv.kill()
+		load.stop()
+	}
+	// Restarted: let it run, then resend every batch once more, acknowledged
+	// or not, so that every id ever sent is acknowledged.
+	srv := startServer(t, cfg, port)
+	defer srv.stop()
+	load.start(srv.base, "last", 8, 0)
+	time.Sleep(500 * time.Millisecond)
+	load.stop()
+	client := &http.Client{Timeout: 5 * time.Second}
+	defer client.CloseIdleConnections()
+	for _, ids := range load.batches {
+		code, err := postBatch(client, srv.base, ids)
+		if err != nil || code != http.StatusOK {
+			t.Fatalf("resend after restart: %d %v", code, err)
 		}
-		if round < kills {
-			time.Sleep(time.Duration(300+rng.IntN(1200)) * time.Millisecond)
-			srv.kill()
-			close(stop)
-			wg.Wait()
-			continue
-		}
-		// Last round: let it run, then stop the load and resend every batch
-		// once more, acknowledged or not, to the restarted server.
-		time.Sleep(500 * time.Millisecond)
-		close(stop)
-		wg.Wait()
-		mu.Lock()
-		all := batches
-		mu.Unlock()
-		for _, ids := range all {
-			code, err := postBatch(client, srv.base, ids)
-			if err != nil || code != http.StatusOK {
-				t.Fatalf("resend after restart: %d %v", code, err)
-			}
-			for _, id := range ids {
-				acked[id] = true
-			}
-		}
-		client.CloseIdleConnections()
-
-		rows := srv.sql("SELECT event_id, count(*) FROM events GROUP BY event_id")
-		stored := make(map[string]bool, len(rows))
-		doubled := 0
-		for _, r := range rows {
-			id, _ := r[0].(string)
-			if n, _ := r[1].(float64); n != 1 {
-				doubled++
-			}
-			stored[id] = true
-		}
-		lost := 0
-		for id := range acked {
-			if !stored[id] {
-				lost++
-			}
-		}
-		t.Logf("kills=%d batches=%d acknowledged=%d stored=%d lost=%d doubled=%d", kills, len(all), len(acked), len(stored), lost, doubled)
-		if lost != 0 || doubled != 0 {
-			t.Fatalf("lost %d acknowledged events, %d stored more than once", lost, doubled)
-		}
-		if len(stored) != len(acked) {
-			t.Fatalf("stored %d events, acknowledged %d (every batch was resent until acknowledged)", len(stored), len(acked))
-		}
-		srv.stop()
+		load.ack(ids)
+	}
+	stored := load.check(t, srv.sql("SELECT event_id, count(*) FROM events GROUP BY event_id"))
+	if stored != len(load.acked) {
+		t.Fatalf("stored %d events, acknowledged %d (every batch was resent until acknowledged)", stored, len(load.acked))
 	}
 }
 

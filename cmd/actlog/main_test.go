@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -217,4 +218,102 @@ func postBatch(client *http.Client, base string, ids []string) (int, error) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// retryLoad is clients sending 10-event batches of new ids, with one request
+// in ten a client retry of an earlier batch (acknowledged or not), recording
+// the ids of every request answered 200. It runs until stop.
+type retryLoad struct {
+	mu      sync.Mutex
+	acked   map[string]bool
+	batches [][]string
+	stopCh  chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newRetryLoad() *retryLoad {
+	return &retryLoad{acked: map[string]bool{}}
+}
+
+// start runs clients against base until stop; prefix keeps ids unique
+// across starts; pause is the time between a client's requests.
+func (l *retryLoad) start(base, prefix string, clients int, pause time.Duration) {
+	l.stopCh = make(chan struct{})
+	client := &http.Client{Timeout: 5 * time.Second}
+	for c := range clients {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			defer client.CloseIdleConnections()
+			r := rand.New(rand.NewPCG(uint64(len(prefix)), uint64(c)))
+			for n := 0; ; n++ {
+				select {
+				case <-l.stopCh:
+					return
+				default:
+				}
+				var ids []string
+				l.mu.Lock()
+				if len(l.batches) > 0 && r.IntN(10) == 0 {
+					ids = l.batches[r.IntN(len(l.batches))]
+				} else {
+					for i := range 10 {
+						ids = append(ids, fmt.Sprintf("%s-c%d-n%d-%d", prefix, c, n, i))
+					}
+					l.batches = append(l.batches, ids)
+				}
+				l.mu.Unlock()
+				if code, err := postBatch(client, base, ids); err == nil && code == http.StatusOK {
+					l.ack(ids)
+				}
+				if pause > 0 {
+					time.Sleep(pause)
+				}
+			}
+		}()
+	}
+}
+
+func (l *retryLoad) ack(ids []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		l.acked[id] = true
+	}
+}
+
+// stop ends the clients and waits for them.
+func (l *retryLoad) stop() {
+	close(l.stopCh)
+	l.wg.Wait()
+}
+
+// check compares the acknowledged ids with rows of (event_id, count) read
+// from a store: none lost, none stored twice.
+func (l *retryLoad) check(t *testing.T, rows [][]any) (stored int) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	have := make(map[string]bool, len(rows))
+	doubled := 0
+	for _, r := range rows {
+		if n, _ := r[1].(float64); n != 1 {
+			doubled++
+		}
+		have[r[0].(string)] = true
+	}
+	lost := 0
+	for id := range l.acked {
+		if !have[id] {
+			lost++
+		}
+	}
+	t.Logf("acknowledged=%d stored=%d lost=%d doubled=%d", len(l.acked), len(have), lost, doubled)
+	if lost != 0 || doubled != 0 {
+		t.Fatalf("lost %d acknowledged events, %d stored more than once", lost, doubled)
+	}
+	if len(l.acked) == 0 {
+		t.Fatal("nothing was acknowledged")
+	}
+	return len(have)
 }
