@@ -258,9 +258,8 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 	demoCtx, stopDemo := context.WithCancel(ctx)
 	demoDone := make(chan struct{})
 	if demo && hasIngest {
-		fmt.Fprintf(stdout, "  demo traffic  %.0f requests/s of simulated e-book app members to source %s; try
-", demoRate, cfg.Sources[0].Name)
-		fmt.Fprintf(stdout, "                  -d '{\"sql\":\"SELECT utm_campaign, banner, count(*) FROM events GROUP BY ALL ORDER BY 3 DESC\"}'\n\n")
+		fmt.Fprintf(stdout, "  demo traffic  %.0f requests/s of simulated e-book app members to source %s;\n", demoRate, cfg.Sources[0].Name)
+		fmt.Fprintf(stdout, "                a query to try: SELECT utm_campaign, banner, count(*) FROM events GROUP BY ALL ORDER BY 3 DESC\n\n")
 		go func() {
 			defer close(demoDone)
 			_, err := loadgen.Run(demoCtx, loadgen.Options{
