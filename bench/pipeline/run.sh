@@ -65,9 +65,22 @@ measure embedded-peak "http://127.0.0.1:$P" "http://127.0.0.1:$P" 333 "$PEAK_DUR
 stop_pid "$S"
 
 echo "== kafka: actlog ingest → kafka-dev → actlog process"
-KP=$(free_port); KP=$((KP - KP % 10 + 10))
-bin/actlog kafka-dev --data "$work/kafka" --port "$KP" >/dev/null 2>"$work/kafka.log" & K=$!; pids+=("$K")
-sleep 1
+KP=$(python3 -c '
+import socket, random
+for _ in range(200):
+    p = random.randint(20000, 60000)
+    try:
+        socks = []
+        for q in (p, p + 1, p + 2):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); socks.append(s)
+        print(p); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+')
+bin/actlog kafka-dev --data "$work/kafka" --port "$KP" >"$work/kafka.out" 2>"$work/kafka.log" & K=$!; pids+=("$K")
+for _ in $(seq 1 100); do grep -q brokers "$work/kafka.out" 2>/dev/null && break; sleep 0.1; done
 BROKERS="127.0.0.1:$KP,127.0.0.1:$((KP+1)),127.0.0.1:$((KP+2))"
 PP=$(free_port); config "$work/process.yaml" "$PP" "$work/process-data" "$BROKERS"
 IP=$(free_port); config "$work/ingest.yaml" "$IP" "$work/ingest-data" "$BROKERS"
