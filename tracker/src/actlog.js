@@ -1,0 +1,201 @@
+// actlog.js: the actlog web tracker. esbuild bundles this file and core.js
+// into one IIFE (dist/actlog.js) that defines nothing but window.actlog and
+// never throws into the host page.
+import {
+  MAX_BODY, shouldRotate, pushBounded, split, parseRetryAfter, backoff,
+  utm, campaignKey, uuid, message, clickData, utf8Length,
+} from './core.js';
+
+const w = window;
+const d = document;
+const nav = navigator;
+const ls = (() => { try { return w.localStorage; } catch (e) { return null; } })();
+const P = 'actlog_';
+const get = (k) => { try { return JSON.parse(ls.getItem(P + k)); } catch (e) { return null; } };
+const set = (k, v) => { try { v == null ? ls.removeItem(P + k) : ls.setItem(P + k, JSON.stringify(v)); } catch (e) { /* full or blocked */ } };
+// safe wraps an entry point so that nothing ever throws into the host page.
+const safe = (f) => function () { try { return f.apply(this, arguments); } catch (e) { /* never throw */ } };
+
+const tag = d.currentScript || d.querySelector('script[data-write-key]') || { dataset: {} };
+const ds = tag.dataset;
+const num = (v, def) => (v = parseFloat(v), v > 0 ? v : def);
+let host = ds.host;
+try { host = host || new URL(tag.src).origin; } catch (e) { host = location.origin; }
+const url = host.replace(/\/$/, '') + '/v1/batch';
+const key = ds.writeKey;
+const timeout = num(ds.sessionTimeout, 30) * 60000;
+const flushAt = num(ds.flushAt, 20);
+const maxQueue = num(ds.maxQueue, 1000);
+const auto = ds.autocapture !== 'off';
+
+const q = get('q') || []; // unsent events, oldest first, persisted
+const fly = {}; // messageIds in flight
+let attempt = 0;
+let waitUntil = 0;
+let retryTimer;
+let anon = get('a');
+if (!anon) set('a', anon = uuid());
+let userId = get('u');
+let ref = d.referrer;
+let lastUrl = location.href;
+let tz;
+try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { /* old browser */ }
+
+const out = () => get('o') || (ds.respectDnt === 'on' && (nav.doNotTrack === '1' || nav.globalPrivacyControl));
+const save = () => set('q', q);
+
+function send(body, events, leaving) {
+  events.forEach((e) => { fly[e.messageId] = 1; });
+  const done = (drop) => {
+    events.forEach((e) => { delete fly[e.messageId]; });
+    if (drop) {
+      const ids = {};
+      events.forEach((e) => { ids[e.messageId] = 1; });
+      for (let i = q.length; i--;) if (ids[q[i].messageId]) q.splice(i, 1);
+      save();
+    }
+  };
+  const retry = (ra) => {
+    done();
+    const t = backoff(attempt++, ra);
+    waitUntil = Date.now() + t;
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(safe(() => { waitUntil = 0; flush(); }), t);
+  };
+  const beacon = () => { try { nav.sendBeacon(url, body); } catch (e) { /* events stay queued */ } };
+  let p;
+  try {
+    p = fetch(url, { method: 'POST', body, keepalive: utf8Length(body) <= MAX_BODY, credentials: 'omit', headers: { 'Content-Type': 'text/plain' } });
+  } catch (e) {
+    if (leaving) beacon();
+    return retry(0);
+  }
+  return p.then((r) => {
+    if (r.ok || (r.status < 500 && r.status !== 429 && r.status !== 408)) {
+      // 2xx: committed (rejected events are kept by the server); other 4xx:
+      // retrying the same body cannot succeed.
+      attempt = 0;
+      waitUntil = 0;
+      done(1);
+    } else retry(parseRetryAfter(r.headers.get('Retry-After'), Date.now()));
+  }, () => {
+    if (leaving) beacon();
+    retry(0);
+  });
+}
+
+// flush sends the queued events not yet in flight. Events leave the queue only
+// when the server answered; when leaving the page they are also handed to
+// sendBeacon if fetch fails, and stay queued (the server deduplicates by
+// messageId) until a later page confirms them.
+function flush(leaving) {
+  if (!key || (!leaving && Date.now() < waitUntil)) return;
+  const evs = q.filter((e) => !fly[e.messageId]);
+  if (!evs.length) return;
+  split(evs, { writeKey: key, sentAt: new Date().toISOString() }, MAX_BODY)
+    .forEach((b) => send(b.body, b.events, leaving));
+}
+
+function enqueue(type, fields) {
+  if (out()) return;
+  const now = Date.now();
+  const href = location.href;
+  const c = utm(href);
+  const ck = campaignKey(c);
+  let s = get('s');
+  if (shouldRotate(now, s, timeout, ck)) {
+    flush(); // the old session's buffer goes out before the new one starts
+    s = { id: uuid(), seq: 0, camp: ck, c };
+  }
+  s.last = now;
+  s.seq++;
+  set('s', s);
+  const dropped = get('d');
+  const m = message(type, fields, {
+    now,
+    anonymousId: anon,
+    userId,
+    sessionId: s.id,
+    seq: s.seq,
+    page: { url: href, path: location.pathname, title: d.title, referrer: ref },
+    campaign: c || s.c,
+    locale: nav.language,
+    timezone: tz,
+    screen: { width: screen.width, height: screen.height, density: w.devicePixelRatio },
+    extra: dropped ? { dropped } : undefined,
+  });
+  const n = pushBounded(q, m, maxQueue);
+  set('d', n || null);
+  save();
+  if (q.length - Object.keys(fly).length >= flushAt) flush();
+}
+
+const pageFields = (props) => ({
+  properties: Object.assign({ url: location.href, path: location.pathname, title: d.title, referrer: ref }, props),
+});
+
+const api = {
+  track: (event, properties) => enqueue('track', { event: String(event), properties: properties || {} }),
+  page: (properties) => enqueue('page', pageFields(properties)),
+  identify: (id, traits) => {
+    if (id != null) set('u', userId = String(id));
+    enqueue('identify', { traits: traits || {} });
+  },
+  reset: () => {
+    set('u', userId = null);
+    set('a', anon = uuid());
+    set('s', null);
+  },
+  optOut: () => {
+    set('o', 1);
+    q.length = 0;
+    save();
+  },
+  optIn: () => set('o', null),
+  flush: () => flush(),
+};
+
+// Autocapture: page views, SPA navigations, clicks on [data-track-event].
+function navigated() {
+  if (location.href === lastUrl) return;
+  ref = lastUrl;
+  lastUrl = location.href;
+  api.page();
+}
+
+function init() {
+  const pending = Array.isArray(w.actlog) ? w.actlog : [];
+  const a = {};
+  for (const k in api) a[k] = safe(api[k]);
+  a.push = safe((c) => a[c[0]] && a[c[0]].apply(null, c.slice(1)));
+  w.actlog = a;
+
+  setInterval(safe(() => flush()), num(ds.flushInterval, 5000));
+  const leave = safe(() => flush(1));
+  d.addEventListener('visibilitychange', () => d.visibilityState === 'hidden' && leave());
+  w.addEventListener('pagehide', leave);
+
+  if (auto) {
+    const h = w.history;
+    ['pushState', 'replaceState'].forEach((k) => {
+      const orig = h[k];
+      h[k] = function () {
+        const r = orig.apply(this, arguments);
+        safe(navigated)();
+        return r;
+      };
+    });
+    w.addEventListener('popstate', safe(navigated));
+    w.addEventListener('hashchange', safe(navigated));
+    d.addEventListener('click', safe((e) => {
+      const el = e.target.closest && e.target.closest('[data-track-event]');
+      const c = el && clickData(el.dataset);
+      if (c) api.track(c.event, c.properties);
+    }), true);
+  }
+  if (q.length) flush(); // events left by an earlier page
+  pending.forEach(a.push); // calls made through the snippet before the script loaded
+  if (auto) api.page();
+}
+
+safe(init)();
