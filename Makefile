@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 STATICCHECK_VERSION := v0.8.2
 GOBIN := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help build run test test-short fuzz bench check clean
+.PHONY: help build run test test-short fuzz bench check clean tracker
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -37,6 +37,10 @@ check: ## go vet and staticcheck
 	$(GO) vet ./...
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...
+
+tracker: ## rebuild the web tracker and the copy the binary serves
+	cd tracker && npm ci --no-audit --no-fund && npm run build
+	cp tracker/dist/actlog.js internal/web/assets/actlog.js
 
 clean: ## remove build output and the demo data
 	rm -rf bin actlog-data

@@ -47,6 +47,14 @@ type Config struct {
 	SQL        SQLConfig      `yaml:"sql"`
 	HTTP       HTTPConfig     `yaml:"http"`
 	Kafka      KafkaConfig    `yaml:"kafka"`
+	Tracker    TrackerConfig  `yaml:"tracker"`
+}
+
+// TrackerConfig places the web tracker script.
+type TrackerConfig struct {
+	// AltPath serves actlog.js at a second path too (say /assets/a7.js), so
+	// that ad-blocker lists that know /actlog.js do not block it.
+	AltPath string `yaml:"alt_path"`
 }
 
 // KafkaConfig connects the ingest and process tiers through Kafka. With no
@@ -416,6 +424,9 @@ func (c *Config) validate() error {
 	}
 	if h.MaxHeaderBytes < 4096 {
 		bad("http.max_header_bytes must be at least 4096")
+	}
+	if p := c.Tracker.AltPath; p != "" && (!strings.HasPrefix(p, "/") || strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/api/") || strings.ContainsAny(p, " {}")) {
+		bad("tracker.alt_path %q must start with / and not be under /v1/ or /api/", p)
 	}
 	if len(c.Kafka.Brokers) > 0 {
 		if err := c.Kafka.streamOptions().Validate(); err != nil {

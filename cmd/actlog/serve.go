@@ -218,6 +218,16 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 			return fmt.Errorf("ingest: %w", err)
 		}
 		ing.Register(mux)
+		tracker := web.TrackerHandler()
+		mux.Handle("GET /actlog.js", tracker)
+		if p := cfg.Tracker.AltPath; p != "" {
+			mux.Handle("GET "+p, tracker)
+		}
+		if demo && st != nil {
+			d := web.DemoHandler(cfg.Sources[0].WriteKey, "/actlog.js", st)
+			mux.Handle("/demo", d)
+			mux.Handle("/demo/", d)
+		}
 	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 
@@ -257,6 +267,9 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 
 	demoCtx, stopDemo := context.WithCancel(ctx)
 	demoDone := make(chan struct{})
+	if demo && hasIngest && st != nil {
+		fmt.Fprintf(stdout, "  demo page     %s/demo — click around and watch your own events arrive\n", base)
+	}
 	if demo && hasIngest {
 		fmt.Fprintf(stdout, "  demo traffic  %.0f requests/s of simulated e-book app members to source %s;\n", demoRate, cfg.Sources[0].Name)
 		fmt.Fprintf(stdout, "                a query to try: SELECT utm_campaign, banner, count(*) FROM events GROUP BY ALL ORDER BY 3 DESC\n\n")

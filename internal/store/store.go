@@ -407,3 +407,34 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	}
 	return st, nil
 }
+
+// RecentEvents returns the latest n events of one anonymous id, newest
+// first, as column → value maps (for the demo page).
+func (s *Store) RecentEvents(ctx context.Context, anonymousID string, n int) ([]map[string]any, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT ts, event, page_path, section, banner, session_id, seq
+		FROM events WHERE anonymous_id = ? ORDER BY ts DESC, seq DESC LIMIT ?`, anonymousID, n)
+	if err != nil {
+		return nil, fmt.Errorf("recent events: %w", err)
+	}
+	defer rows.Close()
+	out := []map[string]any{}
+	for rows.Next() {
+		var ts time.Time
+		var ev, path, section, banner, session sql.NullString
+		var seq sql.NullInt64
+		if err := rows.Scan(&ts, &ev, &path, &section, &banner, &session, &seq); err != nil {
+			return nil, fmt.Errorf("scan recent event: %w", err)
+		}
+		m := map[string]any{"ts": ts.UTC().Format(time.RFC3339Nano), "event": ev.String, "page_path": path.String,
+			"section": section.String, "banner": banner.String, "session_id": session.String}
+		if seq.Valid {
+			m["seq"] = seq.Int64
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("recent events: %w", err)
+	}
+	return out, nil
+}

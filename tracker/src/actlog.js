@@ -189,7 +189,9 @@ function init() {
     w.addEventListener('hashchange', safe(navigated));
     d.addEventListener('click', safe((e) => {
       const el = e.target.closest && e.target.closest('[data-track-event]');
-      const c = el && clickData(el.dataset);
+      const outer = [];
+      for (let a = el && el.parentElement; a; a = a.parentElement) if (a.dataset) outer.push(a.dataset);
+      const c = el && clickData(el.dataset, outer);
       if (c) api.track(c.event, c.properties);
     }), true);
   }

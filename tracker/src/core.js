@@ -139,14 +139,19 @@ export function message(type, fields, env) {
 // in camelCase) into the event name and properties of a tracked click:
 // data-track-event names the event, every other data-track-foo-bar becomes
 // property foo_bar. Answers null when there is no data-track-event.
-export function clickData(ds) {
+export function clickData(ds, outer) {
   const ev = ds && ds.trackEvent;
   if (!ev) return null;
   const p = {};
-  for (const k in ds) {
-    if (k !== 'trackEvent' && /^track[A-Z]/.test(k)) {
-      p[k.slice(5).replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()).slice(1)] = ds[k];
+  // The element's own data-track-* first, then its ancestors' (the banner
+  // or section a button sits in); the nearest value wins.
+  [ds].concat(outer || []).forEach((d) => {
+    for (const k in d) {
+      if (k !== 'trackEvent' && /^track[A-Z]/.test(k)) {
+        const name = k.slice(5).replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()).slice(1);
+        if (!(name in p)) p[name] = d[k];
+      }
     }
-  }
+  });
   return { event: ev, properties: p };
 }

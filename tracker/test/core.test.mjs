@@ -205,6 +205,9 @@ test('clickData: data-track-* into event and properties', () => {
     { event: 'banner_click', properties: { section: 'new_releases', banner: 'summer', banner_pos: '3' } });
   assert.deepEqual(clickData({ trackEvent: 'x' }), { event: 'x', properties: {} });
   assert.equal(clickData({ trackSection: 's' }), null);
+  // Ancestors' data-track-* fill what the element does not say; nearest wins.
+  assert.deepEqual(clickData({ trackEvent: 'banner_click', trackPos: '1' }, [{ trackBanner: 'summer' }, { trackSection: 'feed', trackBanner: 'outer' }, {}]),
+    { event: 'banner_click', properties: { pos: '1', banner: 'summer', section: 'feed' } });
   assert.equal(clickData({ trackEvent: '' }), null);
   assert.equal(clickData(undefined), null);
 });
