@@ -155,24 +155,82 @@ const api = {
   flush: () => flush(),
 };
 
+// Engaged time: visible time, counting at most 30 s after each sign of
+// activity, sent as engaged_ms on page_leave when the page is left, hidden or
+// replaced by an SPA navigation (then path is the page left).
+let engaged = 0;
+let mark = 0;
+const visible = () => d.visibilityState !== 'hidden';
+const tick = () => {
+  const now = Date.now();
+  if (mark) engaged += Math.min(now - mark, 30000);
+  mark = visible() ? now : 0;
+};
+// A visit engaged for less than a second sends no page_leave: its page_view
+// says enough.
+function leavePage(path) {
+  tick();
+  if (engaged >= 1000) api.track('page_leave', { engaged_ms: Math.round(engaged), path });
+  engaged = 0;
+}
+
+// Impressions: an element with data-track-banner or data-track-section at
+// least half visible for a second, once per page view.
+let seen;
+const pending = new Map();
+const propsOf = (el, name) => {
+  const outer = [];
+  for (let a = el.parentElement; a; a = a.parentElement) if (a.dataset) outer.push(a.dataset);
+  return clickData(Object.assign({}, el.dataset, { trackEvent: name }), outer);
+};
+const io = w.IntersectionObserver && new w.IntersectionObserver(safe((entries) => entries.forEach((en) => {
+  const el = en.target;
+  if (en.intersectionRatio >= 0.5) {
+    if (!pending.has(el) && !seen.has(el)) {
+      pending.set(el, setTimeout(safe(() => {
+        pending.delete(el);
+        seen.add(el);
+        const c = propsOf(el, el.dataset.trackBanner ? 'banner_impression' : 'section_impression');
+        api.track(c.event, c.properties);
+      }), 1000));
+    }
+  } else {
+    clearTimeout(pending.get(el));
+    pending.delete(el);
+  }
+})), { threshold: 0.5 });
+function observe() {
+  if (!io) return;
+  seen = new Set();
+  pending.forEach(clearTimeout);
+  pending.clear();
+  io.disconnect();
+  d.querySelectorAll('[data-track-banner],[data-track-section]').forEach((el) => io.observe(el));
+}
+
 // Autocapture: page views, SPA navigations, clicks on [data-track-event].
 function navigated() {
   if (location.href === lastUrl) return;
+  leavePage(new URL(lastUrl).pathname);
   ref = lastUrl;
   lastUrl = location.href;
   api.page();
+  setTimeout(safe(observe), 0); // after the new view rendered
 }
 
 function init() {
-  const pending = Array.isArray(w.actlog) ? w.actlog : [];
+  const queued = Array.isArray(w.actlog) ? w.actlog : [];
   const a = {};
   for (const k in api) a[k] = safe(api[k]);
   a.push = safe((c) => a[c[0]] && a[c[0]].apply(null, c.slice(1)));
   w.actlog = a;
 
   setInterval(safe(() => flush()), num(ds.flushInterval, 5000));
-  const leave = safe(() => flush(1));
-  d.addEventListener('visibilitychange', () => d.visibilityState === 'hidden' && leave());
+  const leave = safe(() => {
+    if (auto) leavePage(location.pathname);
+    flush(1);
+  });
+  d.addEventListener('visibilitychange', safe(() => (visible() ? tick() : leave())));
   w.addEventListener('pagehide', leave);
 
   if (auto) {
@@ -196,8 +254,13 @@ function init() {
     }), true);
   }
   if (q.length) flush(); // events left by an earlier page
-  pending.forEach(a.push); // calls made through the snippet before the script loaded
-  if (auto) api.page();
+  queued.forEach(a.push); // calls made through the snippet before the script loaded
+  if (auto) {
+    api.page();
+    tick();
+    ['pointerdown', 'keydown', 'scroll', 'mousemove', 'touchstart'].forEach((t) => w.addEventListener(t, safe(tick), { passive: true, capture: true }));
+    observe();
+  }
 }
 
 safe(init)();
