@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 STATICCHECK_VERSION := v0.8.2
 GOBIN := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help build run test test-short fuzz bench check clean tracker
+.PHONY: help build run test test-short test-browser fuzz bench check clean tracker
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -21,6 +21,10 @@ test: ## run every test (race detector on), as CI does
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 	cd tracker && npm ci --no-audit --no-fund && npm test
+
+test-browser: ## the tracker in Debian's chromium against a real actlog serve (installs chromium)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium)
+	cd tracker && npm ci --no-audit --no-fund && npm run test:browser
 
 test-short: ## quick tests without subprocess crash tests
 	$(GO) test -short -count=1 ./...
