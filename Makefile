@@ -5,6 +5,7 @@ BIN := bin/actlog
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 STATICCHECK_VERSION := v0.8.2
 GOBIN := $(shell $(GO) env GOPATH)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help build run test test-short test-browser fuzz bench check clean tracker
 
@@ -17,14 +18,15 @@ build: ## build bin/actlog
 run: build ## run actlog with demo traffic at http://127.0.0.1:8080 (data in ./actlog-data)
 	$(BIN) serve --demo $(ARGS)
 
-test: ## run every test (race detector on), as CI does
+test: ## run every test (race detector on; installs chromium for the browser tests), as CI does
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 	cd tracker && npm ci --no-audit --no-fund && npm test
+	$(MAKE) test-browser
 
-test-browser: ## the tracker in Debian's chromium against a real actlog serve (installs chromium)
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium)
-	cd tracker && npm ci --no-audit --no-fund && npm run test:browser
+test-browser: build ## the tracker in Debian's chromium against a real actlog serve (installs chromium)
+	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium)
+	cd tracker && npm ci --no-audit --no-fund && ACTLOG_BIN=$(CURDIR)/$(BIN) npm run test:browser
 
 test-short: ## quick tests without subprocess crash tests
 	$(GO) test -short -count=1 ./...

@@ -493,6 +493,8 @@ func TestBuildDevice(t *testing.T) {
 		}},
 		{name: "context.userAgent wins over the header", ua: chrome, body: track(`"context":{"userAgent":"` + iphone + `"}`), check: device("mobile", "iOS", "Safari")},
 		{name: "no user agent", body: track(""), check: device("", "", "")},
+		{name: "a mobile library declares its device", ua: "analytics-kotlin/1.16.0", body: track(`"context":{"os":{"name":"Android","version":"14"},"device":{"type":"android","model":"Pixel 8"}}`), check: device("mobile", "Android", "analytics-kotlin")},
+		{name: "an iPad app", ua: "analytics-swift/1.5.0", body: track(`"context":{"os":{"name":"iPadOS"},"device":{"type":"ios","model":"iPad14,1"}}`), check: device("tablet", "iPadOS", "analytics-swift")},
 	})
 }
 

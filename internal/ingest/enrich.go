@@ -183,6 +183,22 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 		d := md.uaCache.lookup([]byte(md.userAgent))
 		e.DeviceType, e.OS, e.Browser = d.deviceType, d.os, d.browser
 	}
+	// Mobile libraries declare the device themselves (their user agent names
+	// the library, not the phone): context.os.name and context.device.
+	if o := ctx.Get("os"); o != nil && o.Type() == fastjson.TypeObject {
+		if n := str(o, "name"); n != "" {
+			e.OS = n
+		}
+	}
+	if dv := ctx.Get("device"); dv != nil && dv.Type() == fastjson.TypeObject && e.DeviceType != "bot" {
+		switch strings.ToLower(str(dv, "type")) {
+		case "ios", "android":
+			e.DeviceType = "mobile"
+			if m := strings.ToLower(str(dv, "model")); strings.Contains(m, "ipad") || strings.Contains(m, "tablet") {
+				e.DeviceType = "tablet"
+			}
+		}
+	}
 
 	// Client address: a server-side library may send context.ip.
 	ip := md.ip

@@ -146,12 +146,42 @@ func New(sink Sink, log *slog.Logger, reg prometheus.Registerer, opts Options) (
 // Register adds the tracking routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("/v1/batch", h.route(""))
+	// Segment's mobile libraries (analytics-swift, analytics-kotlin) post
+	// batches to <apiHost>/b and read their settings from
+	// <cdnHost>/projects/<writeKey>/settings.
+	mux.Handle("/v1/b", h.route(""))
+	mux.HandleFunc("GET /v1/projects/{key}/settings", h.settings)
 	mux.Handle("/v1/import", h.route(""))
 	for _, t := range []event.Type{event.Track, event.Page, event.Screen, event.Identify, event.Group, event.Alias} {
 		mux.Handle("/v1/"+string(t), h.route(t))
 		// analytics.js and some SDKs use the one-letter paths.
 		mux.Handle("/v1/"+string(t[0]), h.route(t))
 	}
+}
+
+// settings answers the settings document Segment's mobile libraries fetch
+// before they send: it names actlog (the host of this request) as the
+// destination of the source whose write key is in the path.
+func (h *Handler) settings(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	if h.byKey[key] == nil {
+		writeError(w, http.StatusNotFound, "unknown write key")
+		return
+	}
+	body, err := json.Marshal(map[string]any{
+		"integrations": map[string]any{
+			"Segment.io": map[string]any{"apiKey": key, "apiHost": r.Host + "/v1"},
+		},
+		"plan":         map[string]any{"track": map[string]any{}, "identify": map[string]any{}, "group": map[string]any{}},
+		"edgeFunction": map[string]any{},
+	})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encode settings")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "max-age=300")
+	_, _ = w.Write(body)
 }
 
 type reqState struct {

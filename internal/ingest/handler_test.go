@@ -616,6 +616,47 @@ func TestSingleMessageEndpoints(t *testing.T) {
 	})
 }
 
+// TestSegmentMobileLibraries covers what analytics-swift and analytics-kotlin
+// need: their settings document, naming actlog as the destination, and
+// batches posted to <apiHost>/b.
+func TestSegmentMobileLibraries(t *testing.T) {
+	s := newServer(t, ingest.Options{})
+	key := testSources()[0].WriteKey
+	res, err := http.Get(s.srv.URL + "/v1/projects/" + key + "/settings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Integrations map[string]struct {
+			APIKey  string `json:"apiKey"`
+			APIHost string `json:"apiHost"`
+		} `json:"integrations"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&doc)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("settings: %d %v", res.StatusCode, err)
+	}
+	seg := doc.Integrations["Segment.io"]
+	if want := strings.TrimPrefix(s.srv.URL, "http://") + "/v1"; seg.APIKey != key || seg.APIHost != want {
+		t.Fatalf("Segment.io settings %+v, want key %s and host %s", seg, key, want)
+	}
+	res, err = http.Get(s.srv.URL + "/v1/projects/wk_unknown_key/settings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown key: %d, want 404", res.StatusCode)
+	}
+
+	got := s.do(req{path: "/v1/b", body: batch(trackMsg("mobile-b-1"))})
+	wantCode(t, got, http.StatusOK)
+	if n := s.count(`SELECT count(*) FROM events WHERE event_id = 'mobile-b-1'`); n != 1 {
+		t.Fatalf("stored %d rows from /v1/b, want 1", n)
+	}
+}
+
 func TestRetryStoredOnce(t *testing.T) {
 	s := newServer(t, ingest.Options{})
 	body := batch(trackMsg("r-1"), trackMsg("r-2"), trackMsg("r-3"))

@@ -12,7 +12,7 @@ const nav = navigator;
 const ls = (() => { try { return w.localStorage; } catch (e) { return null; } })();
 const P = 'actlog_';
 const get = (k) => { try { return JSON.parse(ls.getItem(P + k)); } catch (e) { return null; } };
-const set = (k, v) => { try { v == null ? ls.removeItem(P + k) : ls.setItem(P + k, JSON.stringify(v)); } catch (e) { /* full or blocked */ } };
+const set = (k, v) => { try { v == null ? ls.removeItem(P + k) : ls.setItem(P + k, JSON.stringify(v)); return 1; } catch (e) { /* full or blocked */ } };
 // safe wraps an entry point so that nothing ever throws into the host page.
 const safe = (f) => function () { try { return f.apply(this, arguments); } catch (e) { /* never throw */ } };
 
@@ -28,7 +28,15 @@ const flushAt = num(ds.flushAt, 20);
 const maxQueue = num(ds.maxQueue, 1000);
 const auto = ds.autocapture !== 'off';
 
-const q = get('q') || []; // unsent events, oldest first, persisted
+// The queue of unsent events, oldest first, lives in localStorage and is
+// shared by the tabs of the origin: every change reads it, changes it and
+// writes it back in one task, so one tab never overwrites another's events.
+// Two tabs may send the same event; actlog stores it once (messageId).
+// Without storage (blocked or full) the queue lives in memory.
+let mem = [];
+let inMem = !ls;
+const load = () => (inMem ? mem : get('q') || []);
+const store = (q) => { mem = q; if (!inMem && !set('q', q.length ? q : null)) inMem = true; };
 const fly = {}; // messageIds in flight
 let attempt = 0;
 let waitUntil = 0;
@@ -42,7 +50,6 @@ let tz;
 try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { /* old browser */ }
 
 const out = () => get('o') || (ds.respectDnt === 'on' && (nav.doNotTrack === '1' || nav.globalPrivacyControl));
-const save = () => set('q', q);
 
 function send(body, events, leaving) {
   events.forEach((e) => { fly[e.messageId] = 1; });
@@ -51,8 +58,7 @@ function send(body, events, leaving) {
     if (drop) {
       const ids = {};
       events.forEach((e) => { ids[e.messageId] = 1; });
-      for (let i = q.length; i--;) if (ids[q[i].messageId]) q.splice(i, 1);
-      save();
+      store(load().filter((e) => !ids[e.messageId]));
     }
   };
   const retry = (ra) => {
@@ -90,16 +96,18 @@ function send(body, events, leaving) {
 // messageId) until a later page confirms them.
 function flush(leaving) {
   if (!key || (!leaving && Date.now() < waitUntil)) return;
-  const evs = q.filter((e) => !fly[e.messageId]);
+  const evs = load().filter((e) => !fly[e.messageId]);
   if (!evs.length) return;
   split(evs, { writeKey: key, sentAt: new Date().toISOString() }, MAX_BODY)
     .forEach((b) => send(b.body, b.events, leaving));
 }
 
-function enqueue(type, fields) {
+// enqueue adds an event to the queue; href is the page it happened on (the
+// current one unless given: a page_leave after an SPA navigation names the
+// page left).
+function enqueue(type, fields, href = location.href) {
   if (out()) return;
   const now = Date.now();
-  const href = location.href;
   const c = utm(href);
   const ck = campaignKey(c);
   let s = get('s');
@@ -117,17 +125,18 @@ function enqueue(type, fields) {
     userId,
     sessionId: s.id,
     seq: s.seq,
-    page: { url: href, path: location.pathname, title: d.title, referrer: ref },
+    page: { url: href, path: new URL(href).pathname, title: d.title, referrer: ref },
     campaign: c || s.c,
     locale: nav.language,
     timezone: tz,
     screen: { width: screen.width, height: screen.height, density: w.devicePixelRatio },
     extra: dropped ? { dropped } : undefined,
   });
+  const q = load();
   const n = pushBounded(q, m, maxQueue);
   set('d', n || null);
-  save();
-  if (q.length - Object.keys(fly).length >= flushAt) flush();
+  store(q);
+  if (q.filter((e) => !fly[e.messageId]).length >= flushAt) flush();
 }
 
 const pageFields = (props) => ({
@@ -148,8 +157,7 @@ const api = {
   },
   optOut: () => {
     set('o', 1);
-    q.length = 0;
-    save();
+    store([]);
   },
   optIn: () => set('o', null),
   flush: () => flush(),
@@ -168,14 +176,15 @@ const tick = () => {
 };
 // A visit engaged for less than a second sends no page_leave: its page_view
 // says enough.
-function leavePage(path) {
+function leavePage(href) {
   tick();
-  if (engaged >= 1000) api.track('page_leave', { engaged_ms: Math.round(engaged), path });
+  if (engaged >= 1000) enqueue('track', { event: 'page_leave', properties: { engaged_ms: Math.round(engaged), path: new URL(href).pathname } }, href);
   engaged = 0;
 }
 
 // Impressions: an element with data-track-banner or data-track-section at
-// least half visible for a second, once per page view.
+// least half visible for a second, once per page view, also when it is added
+// to the page later (MutationObserver).
 let seen;
 const pending = new Map();
 const propsOf = (el, name) => {
@@ -199,19 +208,26 @@ const io = w.IntersectionObserver && new w.IntersectionObserver(safe((entries) =
     pending.delete(el);
   }
 })), { threshold: 0.5 });
+const SEL = '[data-track-banner],[data-track-section]';
+const watch = (n) => {
+  if (n.matches) {
+    if (n.matches(SEL)) io.observe(n);
+    n.querySelectorAll(SEL).forEach((el) => io.observe(el));
+  }
+};
 function observe() {
   if (!io) return;
   seen = new Set();
   pending.forEach(clearTimeout);
   pending.clear();
   io.disconnect();
-  d.querySelectorAll('[data-track-banner],[data-track-section]').forEach((el) => io.observe(el));
+  watch(d.documentElement);
 }
 
 // Autocapture: page views, SPA navigations, clicks on [data-track-event].
 function navigated() {
   if (location.href === lastUrl) return;
-  leavePage(new URL(lastUrl).pathname);
+  leavePage(lastUrl);
   ref = lastUrl;
   lastUrl = location.href;
   api.page();
@@ -227,7 +243,7 @@ function init() {
 
   setInterval(safe(() => flush()), num(ds.flushInterval, 5000));
   const leave = safe(() => {
-    if (auto) leavePage(location.pathname);
+    if (auto) leavePage(location.href);
     flush(1);
   });
   d.addEventListener('visibilitychange', safe(() => (visible() ? tick() : leave())));
@@ -253,13 +269,17 @@ function init() {
       if (c) api.track(c.event, c.properties);
     }), true);
   }
-  if (q.length) flush(); // events left by an earlier page
+  if (load().length) flush(); // events left by an earlier page or another tab
   queued.forEach(a.push); // calls made through the snippet before the script loaded
   if (auto) {
     api.page();
     tick();
     ['pointerdown', 'keydown', 'scroll', 'mousemove', 'touchstart'].forEach((t) => w.addEventListener(t, safe(tick), { passive: true, capture: true }));
     observe();
+    if (io && w.MutationObserver) {
+      new w.MutationObserver(safe((ms) => ms.forEach((m) => m.addedNodes.forEach(watch))))
+        .observe(d.documentElement, { childList: true, subtree: true });
+    }
   }
 }
 

@@ -286,6 +286,24 @@ test('sessions are shared through localStorage (tabs)', () => {
   assert.equal(a.queued().length + b.queued().length >= 2, true);
 });
 
+test('tabs share one queue: a tab closed offline leaves its events to the others, each sent once', async () => {
+  const store = new Map();
+  const offline = () => new TypeError('Failed to fetch');
+  const a = load({ store, respond: offline, noBeacon: true, data: { autocapture: 'off' } });
+  a.win.actlog.track('a1');
+  const b = load({ store, respond: offline, noBeacon: true, data: { autocapture: 'off' } });
+  b.win.actlog.track('b1');
+  a.win.actlog.track('a2'); // a tab writing after another must not drop the other's events
+  b.win.actlog.track('b2');
+  await a.tick();
+  assert.deepEqual(a.queued().map((e) => e.event), ['a1', 'b1', 'a2', 'b2']);
+  // Both tabs close while offline; a later page sends everything.
+  const c = load({ store, data: { autocapture: 'off' } });
+  await c.tick();
+  assert.deepEqual(c.events().map((e) => e.event), ['a1', 'b1', 'a2', 'b2']);
+  assert.deepEqual(c.queued(), []);
+});
+
 test('optOut stops and clears; optIn resumes; reset forgets the user', async () => {
   const t = load({ data: { autocapture: 'off', flushAt: '100' } });
   t.win.actlog.identify('member-9');
