@@ -21,6 +21,7 @@ import (
 
 	"github.com/actlog/actlog/internal/ingest"
 	"github.com/actlog/actlog/internal/loadgen"
+	"github.com/actlog/actlog/internal/query"
 	"github.com/actlog/actlog/internal/store"
 	"github.com/actlog/actlog/internal/stream"
 	"github.com/actlog/actlog/internal/web"
@@ -201,7 +202,12 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 		}
 		return out, nil
 	}
+	var analyses *query.Engine
+	if st != nil {
+		analyses = query.New(st.DB(), query.Options{SessionTimeout: time.Duration(cfg.Store.SessionTimeout)})
+	}
 	api, err := web.New(querier, log.With("component", "web"), web.Options{
+		Analyses:     analyses,
 		AdminToken:   cfg.AdminToken,
 		MaxRows:      cfg.SQL.MaxRows,
 		QueryTimeout: time.Duration(cfg.SQL.Timeout),

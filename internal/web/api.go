@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/actlog/actlog/internal/query"
 	"github.com/actlog/actlog/internal/store"
 )
 
@@ -27,6 +29,9 @@ var _ Querier = (*store.Store)(nil)
 
 // Options configure the API. Zero values take the defaults.
 type Options struct {
+	// Analyses answers the analysis endpoints (funnel, journey …); nil
+	// serves none (the ingest tier).
+	Analyses     *query.Engine
 	AdminToken   string        // required for /api/v1
 	MaxRows      int           // rows one SQL answer may hold; default 10,000
 	QueryTimeout time.Duration // default 30 s
@@ -43,6 +48,8 @@ type API struct {
 	log      *slog.Logger
 	opts     Options
 	draining atomic.Bool
+	stopped  chan struct{} // closed by Drain: live tails end
+	stopOnce sync.Once
 }
 
 // New returns the API. q may be nil (the ingest tier has no store): then
@@ -60,13 +67,16 @@ func New(q Querier, log *slog.Logger, opts Options) (*API, error) {
 	if opts.QueryTimeout <= 0 {
 		opts.QueryTimeout = 30 * time.Second
 	}
-	return &API{q: q, log: log, opts: opts}, nil
+	return &API{q: q, log: log, opts: opts, stopped: make(chan struct{})}, nil
 }
 
 // Register adds the API's routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
 	if a.q != nil {
 		mux.HandleFunc("POST /api/v1/sql", a.auth(a.sql))
+	}
+	if a.opts.Analyses != nil {
+		a.registerAnalyses(mux)
 	}
 	mux.HandleFunc("GET /api/v1/status", a.auth(a.status))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -81,7 +91,11 @@ func (a *API) Register(mux *http.ServeMux) {
 
 // Drain makes /readyz fail so load balancers stop sending traffic before
 // the server stops accepting it.
-func (a *API) Drain() { a.draining.Store(true) }
+// Live tails end then too.
+func (a *API) Drain() {
+	a.draining.Store(true)
+	a.stopOnce.Do(func() { close(a.stopped) })
+}
 
 func (a *API) ready(w http.ResponseWriter, _ *http.Request) {
 	if a.draining.Load() {

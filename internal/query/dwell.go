@@ -1,0 +1,132 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+)
+
+// DwellRequest asks how long members stay on each page, screen or event.
+type DwellRequest struct {
+	Range
+	// By is page_path (page views), screen_name (screen views) or event
+	// (every event, by name).
+	By    string   `json:"by"`
+	Where []Filter `json:"where"` // on the views
+	// Until is next_event (DESIGN §5, the default): a view lasts until the
+	// next event of its session; or next_view: until the next page or screen
+	// view, so that clicks and impressions on a page do not end its time.
+	Until string `json:"until"`
+	Limit int    `json:"limit"` // rows at most, most viewed first; default 100
+}
+
+// DwellRow is the dwell time of one page, screen or event.
+type DwellRow struct {
+	Key   *string  `json:"key"`
+	Views int64    `json:"views"`
+	P50MS *float64 `json:"p50_ms"`
+	P90MS *float64 `json:"p90_ms"`
+	// AvgEngagedMS is the mean engaged_ms of the page's page_leave events
+	// (the web tracker's measured visible, active time); by page_path only.
+	AvgEngagedMS *float64 `json:"avg_engaged_ms"`
+}
+
+// DwellAnswer is the answer to a DwellRequest.
+type DwellAnswer struct {
+	Rows []DwellRow `json:"rows"`
+}
+
+// Dwell answers, per key, the views in the range and the quantiles of their
+// dwell time: the time to the next event (or view) of the same session,
+// capped at the session timeout. The last event of a session has no dwell
+// time; it still counts as a view.
+func (e *Engine) Dwell(ctx context.Context, r DwellRequest) (*DwellAnswer, error) {
+	sp, err := e.span(r.Range)
+	if err != nil {
+		return nil, err
+	}
+	var key, views string
+	switch r.By {
+	case "page_path":
+		key, views = "e.page_path", "e.event = 'page_view'"
+	case "screen_name":
+		key, views = "e.screen_name", "e.event = 'screen_view'"
+	case "event":
+		key, views = "e.event", "TRUE"
+	default:
+		return nil, invalid("by: %q: want page_path, screen_name or event", r.By)
+	}
+	within := "TRUE"
+	switch r.Until {
+	case "", "next_event":
+	case "next_view":
+		within = "e.event IN ('page_view', 'screen_view')"
+		if r.By == "event" {
+			within = "TRUE"
+		}
+	default:
+		return nil, invalid("until: %q: want next_event or next_view", r.Until)
+	}
+	limit := r.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var b builder
+	w, err := b.where("e", "where", r.Where)
+	if err != nil {
+		return nil, err
+	}
+	from, to := b.arg(sp.from), b.arg(sp.to)
+	capMS := b.arg(e.opts.SessionTimeout.Milliseconds())
+	engaged := "NULL::DOUBLE"
+	join := ""
+	if r.By == "page_path" {
+		lw, err := b.where("e", "where", r.Where)
+		if err != nil {
+			return nil, err
+		}
+		engaged = "any_value(g.eng)"
+		join = `LEFT JOIN (
+	SELECT coalesce(json_extract_string(properties, '$.path'), page_path) AS key,
+		avg(TRY_CAST(json_extract_string(properties, '$.engaged_ms') AS DOUBLE)) AS eng
+	FROM events e WHERE event = 'page_leave' AND ts >= ` + from + ` AND ts < ` + to + ` AND ` + lw + ` GROUP BY 1) g ON g.key = v.key`
+	}
+	// least() skips NULLs: the last event of a session keeps its NULL gap.
+	q := `WITH s AS (
+	SELECT e.*, epoch_ms(lead(e.ts) OVER (PARTITION BY e.session_id ORDER BY e.ts, e.seq NULLS FIRST)) - epoch_ms(e.ts) AS gap
+	FROM events e
+	WHERE e.ts >= ` + from + ` AND e.ts < ` + to + ` AND e.session_id IS NOT NULL AND ` + within + `),
+v AS (SELECT ` + key + ` AS key, CASE WHEN gap IS NOT NULL THEN least(gap, ` + capMS + `) END AS d FROM s e WHERE ` + views + ` AND ` + w + `)
+SELECT v.key, count(*), quantile_cont(d, 0.5), quantile_cont(d, 0.9), ` + engaged + `
+FROM v ` + join + `
+GROUP BY v.key ORDER BY count(*) DESC, v.key NULLS LAST LIMIT ` + b.arg(limit)
+	ans := &DwellAnswer{Rows: []DwellRow{}}
+	err = e.query(ctx, q, b.args, func(rows *sql.Rows) error {
+		var k sql.NullString
+		var p50, p90, eng sql.NullFloat64
+		var row DwellRow
+		if err := rows.Scan(&k, &row.Views, &p50, &p90, &eng); err != nil {
+			return err
+		}
+		row.Key, row.P50MS, row.P90MS, row.AvgEngagedMS = nullStr(k), nullF(p50), nullF(p90), nullF(eng)
+		ans.Rows = append(ans.Rows, row)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ans, nil
+}
+
+func nullStr(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}
+
+func nullF(f sql.NullFloat64) *float64 {
+	if !f.Valid {
+		return nil
+	}
+	return &f.Float64
+}

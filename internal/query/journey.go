@@ -1,0 +1,109 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// JourneyRequest asks for one member's events A to Z. ID is a user_id or an
+// anonymous_id; an anonymous_id linked to a member by identify stands for
+// that member.
+type JourneyRequest struct {
+	Range
+	ID    string `json:"id"`
+	Limit int    `json:"limit"` // events at most; default and maximum 10,000
+}
+
+// JourneyEvent is one step of a journey.
+type JourneyEvent struct {
+	TS          time.Time `json:"ts"`
+	Seq         *int64    `json:"seq"`
+	SessionID   string    `json:"session_id,omitempty"`
+	Event       string    `json:"event"`
+	Type        string    `json:"type"`
+	Source      string    `json:"source"`
+	AnonymousID string    `json:"anonymous_id,omitempty"`
+	UserID      string    `json:"user_id,omitempty"`
+	PagePath    string    `json:"page_path,omitempty"`
+	ScreenName  string    `json:"screen_name,omitempty"`
+	Section     string    `json:"section,omitempty"`
+	Banner      string    `json:"banner,omitempty"`
+	DeviceType  string    `json:"device_type,omitempty"`
+	// DwellMS is the time to the next event of the same session, capped at
+	// the session timeout; absent for the last event of a session.
+	DwellMS *int64 `json:"dwell_ms"`
+}
+
+// JourneyAnswer is a member's journey.
+type JourneyAnswer struct {
+	Member    string         `json:"member"`
+	Events    []JourneyEvent `json:"events"`
+	Truncated bool           `json:"truncated"`
+}
+
+const maxJourney = 10_000
+
+// Journey answers the member's events in the range across sessions and
+// devices, ordered by ts then seq (a missing seq first).
+func (e *Engine) Journey(ctx context.Context, r JourneyRequest) (*JourneyAnswer, error) {
+	sp, err := e.span(r.Range)
+	if err != nil {
+		return nil, err
+	}
+	if r.ID == "" {
+		return nil, invalid("id is required: a user_id or an anonymous_id")
+	}
+	limit := r.Limit
+	if limit <= 0 || limit > maxJourney {
+		limit = maxJourney
+	}
+	var b builder
+	id := b.arg(r.ID)
+	from, to := b.arg(sp.from), b.arg(sp.to)
+	capMS := b.arg(e.opts.SessionTimeout.Milliseconds())
+	lim := b.arg(limit + 1)
+	q := `WITH ` + identities + `,
+m AS (SELECT coalesce((SELECT uid FROM ids WHERE aid = ` + id + `), ` + id + `) AS member),
+ev AS (
+	SELECT e.*, coalesce(e.user_id, ids.uid, e.anonymous_id) AS actor
+	FROM events e LEFT JOIN ids ON ids.aid = e.anonymous_id
+	WHERE e.user_id = (SELECT member FROM m) OR e.anonymous_id = (SELECT member FROM m)
+		OR e.anonymous_id IN (SELECT aid FROM ids WHERE uid = (SELECT member FROM m)))
+SELECT (SELECT member FROM m), ts, seq, session_id, coalesce(event, type), type, source, anonymous_id, user_id,
+	page_path, screen_name, section, banner, device_type,
+	CASE WHEN lead(ts) OVER w IS NOT NULL THEN least(epoch_ms(lead(ts) OVER w) - epoch_ms(ts), ` + capMS + `) END AS dwell_ms
+FROM ev WHERE actor = (SELECT member FROM m)
+WINDOW w AS (PARTITION BY session_id ORDER BY ts, seq NULLS FIRST)
+QUALIFY ts >= ` + from + ` AND ts < ` + to + `
+ORDER BY ts, seq NULLS FIRST, event_id
+LIMIT ` + lim
+	ans := &JourneyAnswer{Member: r.ID, Events: []JourneyEvent{}}
+	err = e.query(ctx, q, b.args, func(rows *sql.Rows) error {
+		var j JourneyEvent
+		var seq, dwell sql.NullInt64
+		var sid, anon, uid, path, screen, section, banner, device sql.NullString
+		if err := rows.Scan(&ans.Member, &j.TS, &seq, &sid, &j.Event, &j.Type, &j.Source, &anon, &uid,
+			&path, &screen, &section, &banner, &device, &dwell); err != nil {
+			return err
+		}
+		j.TS = j.TS.UTC()
+		if seq.Valid {
+			j.Seq = &seq.Int64
+		}
+		if dwell.Valid {
+			j.DwellMS = &dwell.Int64
+		}
+		j.SessionID, j.AnonymousID, j.UserID = sid.String, anon.String, uid.String
+		j.PagePath, j.ScreenName, j.Section, j.Banner, j.DeviceType = path.String, screen.String, section.String, banner.String, device.String
+		ans.Events = append(ans.Events, j)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(ans.Events) > limit {
+		ans.Events, ans.Truncated = ans.Events[:limit], true
+	}
+	return ans, nil
+}

@@ -1,0 +1,154 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/actlog/actlog/internal/query"
+)
+
+// registerAnalyses adds the analysis endpoints (docs/api.md#analyses).
+func (a *API) registerAnalyses(mux *http.ServeMux) {
+	e := a.opts.Analyses
+	mux.HandleFunc("POST /api/v1/funnel", a.auth(post(a, e.Funnel)))
+	mux.HandleFunc("POST /api/v1/paths", a.auth(post(a, e.Paths)))
+	mux.HandleFunc("POST /api/v1/attribution", a.auth(post(a, e.Attribution)))
+	mux.HandleFunc("POST /api/v1/dwell", a.auth(post(a, e.Dwell)))
+	mux.HandleFunc("POST /api/v1/dropoff", a.auth(post(a, e.Dropoff)))
+	mux.HandleFunc("POST /api/v1/retention", a.auth(post(a, e.Retention)))
+	mux.HandleFunc("GET /api/v1/users/{id}/journey", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		req := query.JourneyRequest{Range: query.Range{From: q.Get("from"), To: q.Get("to")}, ID: r.PathValue("id")}
+		if s := q.Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "limit: not a number")
+				return
+			}
+			req.Limit = n
+		}
+		a.answer(w, r, func(ctx context.Context) (any, error) { return e.Journey(ctx, req) })
+	}))
+	mux.HandleFunc("GET /api/v1/events", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		req := query.EventsRequest{Range: query.Range{From: q.Get("from"), To: q.Get("to")}, Cursor: q.Get("cursor")}
+		if err := whereParam(q.Get("where"), &req.Where); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if s := q.Get("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "limit: not a number")
+				return
+			}
+			req.Limit = n
+		}
+		a.answer(w, r, func(ctx context.Context) (any, error) { return e.Events(ctx, req) })
+	}))
+	mux.HandleFunc("GET /api/v1/events/stream", a.auth(a.stream))
+}
+
+// whereParam reads the where query parameter: a JSON list of filters.
+func whereParam(s string, dst *[]query.Filter) error {
+	if s == "" {
+		return nil
+	}
+	if err := json.Unmarshal([]byte(s), dst); err != nil {
+		return fmt.Errorf(`where: want a JSON list of {"field","op","value"}: %v`, err)
+	}
+	return nil
+}
+
+// post serves an analysis whose request is the JSON body.
+func post[Req, Ans any](a *API, run func(context.Context, Req) (Ans, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		dec := json.NewDecoder(io.LimitReader(r.Body, 256<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, "body: "+err.Error())
+			return
+		}
+		a.answer(w, r, func(ctx context.Context) (any, error) { return run(ctx, req) })
+	}
+}
+
+// answer runs an analysis under the query timeout and maps its outcome to
+// HTTP.
+func (a *API) answer(w http.ResponseWriter, r *http.Request, run func(context.Context) (any, error)) {
+	ctx, cancel := context.WithTimeout(r.Context(), a.opts.QueryTimeout)
+	defer cancel()
+	start := time.Now()
+	ans, err := run(ctx)
+	switch {
+	case err == nil:
+		w.Header().Set("Server-Timing", fmt.Sprintf("query;dur=%.1f", float64(time.Since(start).Microseconds())/1000))
+		writeJSON(w, http.StatusOK, ans)
+	case query.IsInvalid(err):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusGatewayTimeout, "analysis took longer than "+a.opts.QueryTimeout.String())
+	case errors.Is(err, context.Canceled):
+		// The client went away.
+	default:
+		a.log.Error("analysis failed", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "analysis failed")
+	}
+}
+
+// stream serves newly stored events as server-sent events, one event per
+// message, until the client goes away.
+func (a *API) stream(w http.ResponseWriter, r *http.Request) {
+	var where []query.Filter
+	if err := whereParam(r.URL.Query().Get("where"), &where); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := query.CheckFilters(where); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	// The stream ends when the client goes away or the server drains.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-a.stopped:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives http.write_timeout
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, ": actlog live tail\n\n")
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	err := a.opts.Analyses.Tail(ctx, where, time.Second, func(evs []query.StoredEvent) error {
+		for _, ev := range evs {
+			b, err := json.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+				return err
+			}
+		}
+		return rc.Flush()
+	})
+	switch {
+	case err == nil, errors.Is(err, context.Canceled):
+	default:
+		a.log.Warn("live tail stopped", "err", err)
+	}
+}
