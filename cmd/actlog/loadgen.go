@@ -30,10 +30,22 @@ func loadgenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.IntVar(&o.MaxRetries, "max-retries", loadgen.DefaultMaxRetries, "retries of a request answered 429/5xx or lost (-1 = none)")
 	fs.Float64Var(&o.DuplicateRate, "duplicates", loadgen.DefaultDuplicateRate, "fraction of requests sent twice with the same messageIds")
 	fs.Float64Var(&o.InvalidRate, "invalid", 0, "fraction of events made invalid on purpose")
+	toStore := fs.String("to-store", "", "write the simulated events straight into the store in this data directory, without HTTP")
+	events := fs.Int("events", 10_000_000, "with --to-store: how many events")
+	days := fs.Int("days", 30, "with --to-store: the events spread over this many days, ending now")
 	quiet := fs.Bool("quiet", false, "no live progress")
 	asJSON := fs.Bool("json", false, "print the summary as JSON (durations in nanoseconds)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *toStore != "" {
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		var progress io.Writer
+		if !*quiet {
+			progress = stderr
+		}
+		return bulkLoad(ctx, bulkOptions{Dir: *toStore, Events: *events, Days: *days, Users: o.Users, Seed: o.Seed, Batch: o.Batch}, stdout, progress)
 	}
 	if o.WriteKey == "" {
 		return fmt.Errorf("--write-key is required (actlog serve prints it)")

@@ -51,10 +51,9 @@ type span struct{ start, end int32 }
 
 // fill appends a Segment batch of n events to b, noting where each
 // messageId is, and decides whether the request is to be sent twice.
-func (s *shard) fill(b []byte, n int, spans []span) (_ []byte, _ []span, dup bool) {
+func (s *shard) fill(b []byte, n int, spans []span, now time.Time) (_ []byte, _ []span, dup bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
 	nowNs := now.UnixNano()
 	b = append(b, `{"batch":[`...)
 	for i := range n {

@@ -18,7 +18,7 @@ func generate(t testing.TB, seed int64, users, batches, batch int, invalidRate f
 	var buf []byte
 	var spans []span
 	for range batches {
-		buf, spans, _ = g.shards[0].fill(buf[:0], batch, spans[:0])
+		buf, spans, _ = g.shards[0].fill(buf[:0], batch, spans[:0], time.Now())
 		var b wireBatch
 		if err := json.Unmarshal(buf, &b); err != nil {
 			t.Fatalf("invalid JSON %v:\n%s", err, buf)
@@ -326,7 +326,7 @@ func BenchmarkFill(b *testing.B) {
 	var spans []span
 	b.ReportAllocs()
 	for b.Loop() {
-		buf, spans, _ = g.shards[0].fill(buf[:0], 10, spans[:0])
+		buf, spans, _ = g.shards[0].fill(buf[:0], 10, spans[:0], time.Now())
 	}
 	b.SetBytes(int64(len(buf)))
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10, "ns/event")

@@ -184,7 +184,7 @@ func (rq *request) idList() []string {
 func (r *runner) request(ctx context.Context, sh *shard, intended time.Time) {
 	rq := r.pool.Get().(*request)
 	rq.ids = nil
-	rq.body, rq.spans, rq.dup = sh.fill(rq.body[:0], r.cfg.Batch, rq.spans[:0])
+	rq.body, rq.spans, rq.dup = sh.fill(rq.body[:0], r.cfg.Batch, rq.spans[:0], time.Now())
 	if intended.IsZero() {
 		intended = time.Now()
 	}

@@ -162,7 +162,9 @@ func CheckFilters(where []Filter) error {
 // Tail calls fn with the events stored after Tail started that pass the
 // filters, in the order they were stored, polling every interval until ctx
 // ends or fn fails. It answers ctx's error, or fn's.
-func (e *Engine) Tail(ctx context.Context, where []Filter, interval time.Duration, fn func([]StoredEvent) error) error {
+// started, if not nil, is called once the starting point is taken: every
+// event stored after that call is delivered.
+func (e *Engine) Tail(ctx context.Context, where []Filter, interval time.Duration, started func(), fn func([]StoredEvent) error) error {
 	var b builder
 	w, err := b.where("e", "where", where)
 	if err != nil {
@@ -178,6 +180,9 @@ func (e *Engine) Tail(ctx context.Context, where []Filter, interval time.Duratio
 	last, err := maxRow()
 	if err != nil {
 		return err
+	}
+	if started != nil {
+		started()
 	}
 	lo, hi := b.arg(int64(0)), b.arg(int64(0))
 	q := `SELECT ` + eventCols + ` FROM events e WHERE e.rowid > ` + lo + ` AND e.rowid <= ` + hi + ` AND ` + w + ` ORDER BY e.rowid`

@@ -58,19 +58,35 @@ func (e *Engine) Journey(ctx context.Context, r JourneyRequest) (*JourneyAnswer,
 	if limit <= 0 || limit > maxJourney {
 		limit = maxJourney
 	}
+	// The member: the id itself, or the member an anonymous id is linked to.
+	member := r.ID
+	err = e.query(ctx, `SELECT arg_min(user_id, ts) FROM events
+		WHERE type = 'identify' AND anonymous_id = $1 AND user_id IS NOT NULL`, []any{r.ID}, func(rows *sql.Rows) error {
+		var m sql.NullString
+		if err := rows.Scan(&m); err != nil {
+			return err
+		}
+		if m.Valid {
+			member = m.String
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	var b builder
-	id := b.arg(r.ID)
+	id := b.arg(member)
 	from, to := b.arg(sp.from), b.arg(sp.to)
 	capMS := b.arg(e.opts.SessionTimeout.Milliseconds())
 	lim := b.arg(limit + 1)
 	q := `WITH ` + identities + `,
-m AS (SELECT coalesce((SELECT uid FROM ids WHERE aid = ` + id + `), ` + id + `) AS member),
+m AS (SELECT ` + id + ` AS member),
 ev AS (
 	SELECT e.*, coalesce(e.user_id, ids.uid, e.anonymous_id) AS actor
 	FROM events e LEFT JOIN ids ON ids.aid = e.anonymous_id
 	WHERE e.user_id = (SELECT member FROM m) OR e.anonymous_id = (SELECT member FROM m)
 		OR e.anonymous_id IN (SELECT aid FROM ids WHERE uid = (SELECT member FROM m)))
-SELECT (SELECT member FROM m), ts, seq, session_id, coalesce(event, type), type, source, anonymous_id, user_id,
+SELECT ts, seq, session_id, coalesce(event, type), type, source, anonymous_id, user_id,
 	page_path, screen_name, section, banner, device_type,
 	CASE WHEN lead(ts) OVER w IS NOT NULL THEN least(epoch_ms(lead(ts) OVER w) - epoch_ms(ts), ` + capMS + `) END AS dwell_ms
 FROM ev WHERE actor = (SELECT member FROM m)
@@ -78,12 +94,12 @@ WINDOW w AS (PARTITION BY session_id ORDER BY ts, seq NULLS FIRST)
 QUALIFY ts >= ` + from + ` AND ts < ` + to + `
 ORDER BY ts, seq NULLS FIRST, event_id
 LIMIT ` + lim
-	ans := &JourneyAnswer{Member: r.ID, Events: []JourneyEvent{}}
+	ans := &JourneyAnswer{Member: member, Events: []JourneyEvent{}}
 	err = e.query(ctx, q, b.args, func(rows *sql.Rows) error {
 		var j JourneyEvent
 		var seq, dwell sql.NullInt64
 		var sid, anon, uid, path, screen, section, banner, device sql.NullString
-		if err := rows.Scan(&ans.Member, &j.TS, &seq, &sid, &j.Event, &j.Type, &j.Source, &anon, &uid,
+		if err := rows.Scan(&j.TS, &seq, &sid, &j.Event, &j.Type, &j.Source, &anon, &uid,
 			&path, &screen, &section, &banner, &device, &dwell); err != nil {
 			return err
 		}

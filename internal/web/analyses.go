@@ -76,6 +76,10 @@ func post[Req, Ans any](a *API, run func(context.Context, Req) (Ans, error)) htt
 			writeError(w, http.StatusBadRequest, "body: "+err.Error())
 			return
 		}
+		if dec.More() {
+			writeError(w, http.StatusBadRequest, "body: one JSON object, nothing after it")
+			return
+		}
 		a.answer(w, r, func(ctx context.Context) (any, error) { return run(ctx, req) })
 	}
 }
@@ -130,11 +134,13 @@ func (a *API) stream(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	_, _ = io.WriteString(w, ": actlog live tail\n\n")
-	if err := rc.Flush(); err != nil {
-		return
+	// The comment goes out once the tail's starting point is taken: a client
+	// may take it as "live from here".
+	started := func() {
+		_, _ = io.WriteString(w, ": actlog live tail\n\n")
+		_ = rc.Flush()
 	}
-	err := a.opts.Analyses.Tail(ctx, where, time.Second, func(evs []query.StoredEvent) error {
+	err := a.opts.Analyses.Tail(ctx, where, time.Second, started, func(evs []query.StoredEvent) error {
 		for _, ev := range evs {
 			b, err := json.Marshal(ev)
 			if err != nil {
