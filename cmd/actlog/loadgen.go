@@ -45,7 +45,7 @@ func loadgenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if !*quiet {
 			progress = stderr
 		}
-		return bulkLoad(ctx, bulkOptions{Dir: *toStore, Events: *events, Days: *days, Users: o.Users, Seed: o.Seed, Batch: o.Batch}, stdout, progress)
+		return bulkLoad(ctx, bulkOptions{Dir: *toStore, Events: *events, Days: *days, Users: o.Users, Seed: o.Seed}, stdout, progress)
 	}
 	if o.WriteKey == "" {
 		return fmt.Errorf("--write-key is required (actlog serve prints it)")

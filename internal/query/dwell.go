@@ -91,13 +91,18 @@ func (e *Engine) Dwell(ctx context.Context, r DwellRequest) (*DwellAnswer, error
 	FROM events e WHERE event = 'page_leave' AND ts >= ` + from + ` AND ts < ` + to + ` AND ` + lw + ` GROUP BY 1) g ON g.key = v.key`
 	}
 	// least() skips NULLs: the last event of a session keeps its NULL gap.
-	q := `WITH s AS (
-	SELECT e.*, epoch_ms(lead(e.ts) OVER (PARTITION BY e.session_id ORDER BY e.ts, e.seq NULLS FIRST)) - epoch_ms(e.ts) AS gap
-	FROM events e
-	WHERE e.ts >= ` + from + ` AND e.ts < ` + to + ` AND e.session_id IS NOT NULL AND ` + within + `),
-v AS (SELECT ` + key + ` AS key, CASE WHEN gap IS NOT NULL THEN least(gap, ` + capMS + `) END AS d FROM s e WHERE ` + views + ` AND ` + w + `)
+	// Each view finds the next event of its session with an ASOF join on
+	// fixed-width keys (a hash of the session id — two of a million sessions
+	// share one with a chance of about 1e-8 — and the (ts, seq) order in one
+	// BIGINT: microseconds * 1024 + seq, a seq above 1,022 counting as 1,022),
+	// which sorts far faster than a window over the session ids.
+	rng := `e.ts >= ` + from + ` AND e.ts < ` + to + ` AND e.session_id IS NOT NULL`
+	q := `WITH a AS (SELECT hash(e.session_id) AS s, ` + orderKey64 + ` AS k FROM events e WHERE ` + rng + ` AND ` + within + `),
+v AS (SELECT hash(e.session_id) AS s, ` + orderKey64 + ` AS k, ` + key + ` AS key FROM events e WHERE ` + rng + ` AND ` + views + ` AND ` + w + `),
+d AS (SELECT v.key, CASE WHEN a.k IS NOT NULL THEN least((a.k // 1024 - v.k // 1024) // 1000, ` + capMS + `) END AS d
+	FROM v ASOF LEFT JOIN a ON v.s = a.s AND a.k > v.k)
 SELECT v.key, count(*), quantile_cont(d, 0.5), quantile_cont(d, 0.9), ` + engaged + `
-FROM v ` + join + `
+FROM d v ` + join + `
 GROUP BY v.key ORDER BY count(*) DESC, v.key NULLS LAST LIMIT ` + b.arg(limit)
 	ans := &DwellAnswer{Rows: []DwellRow{}}
 	err = e.query(ctx, q, b.args, func(rows *sql.Rows) error {

@@ -73,8 +73,7 @@ func (e *Engine) Funnel(ctx context.Context, r FunnelRequest) (*FunnelAnswer, er
 	if window < 0 {
 		return nil, invalid("window_seconds must be positive")
 	}
-	actor, err := actorExpr(r.By)
-	if err != nil {
+	if _, err := actorExpr(r.By); err != nil {
 		return nil, err
 	}
 	var b builder
@@ -109,19 +108,28 @@ func (e *Engine) Funnel(ctx context.Context, r FunnelRequest) (*FunnelAnswer, er
 	}
 	from, to, win := b.arg(sp.from), b.arg(sp.to), b.arg(int64(window*1e6))
 
+	// base: the range's events of the steps' names; ev: those matching a
+	// step, with their actor (resolving members after this filter keeps the
+	// identity join small).
 	var q strings.Builder
 	q.WriteString("WITH ")
-	join := ""
+	actor, join := "f.sid", ""
 	if r.By != "session" {
 		q.WriteString(identities + ",\n")
-		join = "LEFT JOIN ids ON ids.aid = e.anonymous_id"
+		actor, join = "coalesce(f.uid, ids.uid, f.aid)", "LEFT JOIN ids ON ids.aid = f.aid"
 	}
-	fmt.Fprintf(&q, `ev AS (
-	SELECT %s AS actor, %s AS k, epoch_us(e.ts) AS t, %s AS bd, %s
-	FROM events e %s
+	ms := make([]string, n)
+	for i := range ms {
+		ms[i] = fmt.Sprintf("m%d", i+1)
+	}
+	fmt.Fprintf(&q, `base AS (
+	SELECT e.anonymous_id AS aid, e.user_id AS uid, e.session_id AS sid, %s AS k, epoch_us(e.ts) AS t, %s AS bd, %s
+	FROM events e
 	WHERE e.ts >= %s AND e.ts < %s AND e.event IN (%s)),
+ev AS (SELECT %s AS actor, k, t, bd, %s FROM base f %s WHERE %s),
 c1 AS (SELECT actor, bd, k AS k1, t AS t1 FROM ev WHERE m1 AND actor IS NOT NULL)`,
-		actor, orderKey, bd, strings.Join(marks, ", "), join, from, to, strings.Join(in, ", "))
+		orderKey, bd, strings.Join(marks, ", "), from, to, strings.Join(in, ", "),
+		actor, strings.Join(ms, ", "), join, strings.Join(ms, " OR "))
 	for i := 2; i <= n; i++ {
 		fmt.Fprintf(&q, `,
 c%[1]d AS (SELECT c.*, CASE WHEN c.k%[2]d IS NOT NULL AND s.t - c.t1 <= %[3]s THEN s.k END AS k%[1]d,
@@ -134,17 +142,25 @@ c%[1]d AS (SELECT c.*, CASE WHEN c.k%[2]d IS NOT NULL AND s.t - c.t1 <= %[3]s TH
 	}
 	// A NULL k of an unreached step still finds a row in the ASOF join
 	// (NULL orders first), hence the IS NOT NULL of the step before.
+	g := "1"
+	if r.Breakdown != "" {
+		g = "grouping(bd)"
+	}
 	fmt.Fprintf(&q, `,
 lv AS (SELECT *, %s AS level FROM c%d),
 best AS (SELECT * FROM lv QUALIFY row_number() OVER (PARTITION BY actor ORDER BY level DESC, k1) = 1)
-SELECT grouping(bd) AS g, bd`, level, n)
+SELECT %s AS g, any_value(bd)`, level, n, g)
 	for i := 1; i <= n; i++ {
 		fmt.Fprintf(&q, ", count(*) FILTER (WHERE level >= %d)", i)
 	}
 	for i := 2; i <= n; i++ {
 		fmt.Fprintf(&q, ", median((t%d - t%d) / 1e6) FILTER (WHERE level >= %d)", i, i-1, i)
 	}
-	q.WriteString("\nFROM best GROUP BY GROUPING SETS ((), (bd))")
+	if r.Breakdown != "" {
+		q.WriteString("\nFROM best GROUP BY GROUPING SETS ((), (bd))")
+	} else {
+		q.WriteString("\nFROM best")
+	}
 
 	ans := &FunnelAnswer{Steps: funnelSteps(names, nil, nil)}
 	var groups []FunnelGroup

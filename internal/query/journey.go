@@ -3,6 +3,8 @@ package query
 import (
 	"context"
 	"database/sql"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -58,10 +60,16 @@ func (e *Engine) Journey(ctx context.Context, r JourneyRequest) (*JourneyAnswer,
 	if limit <= 0 || limit > maxJourney {
 		limit = maxJourney
 	}
-	// The member: the id itself, or the member an anonymous id is linked to.
+	// Three lookups by index (events_user_id, events_anonymous_id), none of
+	// them a scan: the member (the id itself, or the member an anonymous id
+	// is linked to); the anonymous ids it identified as; of those, the ones
+	// whose first link is the member — their events before login, which
+	// carry no user_id, are the member's.
 	member := r.ID
-	err = e.query(ctx, `SELECT arg_min(user_id, ts) FROM events
-		WHERE type = 'identify' AND anonymous_id = $1 AND user_id IS NOT NULL`, []any{r.ID}, func(rows *sql.Rows) error {
+	// (A MATERIALIZED CTE keeps the type filter from being pushed into the
+	// lookup, which would turn it into a scan.)
+	err = e.query(ctx, `WITH m AS MATERIALIZED (SELECT type, user_id, ts FROM events WHERE anonymous_id = $1)
+		SELECT arg_min(user_id, ts) FROM m WHERE type = 'identify' AND user_id IS NOT NULL`, []any{r.ID}, func(rows *sql.Rows) error {
 		var m sql.NullString
 		if err := rows.Scan(&m); err != nil {
 			return err
@@ -74,22 +82,56 @@ func (e *Engine) Journey(ctx context.Context, r JourneyRequest) (*JourneyAnswer,
 	if err != nil {
 		return nil, err
 	}
+	var linked []any
+	err = e.query(ctx, `WITH m AS MATERIALIZED (SELECT type, anonymous_id FROM events WHERE user_id = $1)
+		SELECT DISTINCT anonymous_id FROM m WHERE type = 'identify' AND anonymous_id IS NOT NULL`, []any{member}, func(rows *sql.Rows) error {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return err
+		}
+		linked = append(linked, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	anons := []any{member}
+	if len(linked) > 0 {
+		ph := make([]string, len(linked))
+		for i := range linked {
+			ph[i] = "$" + strconv.Itoa(i+2)
+		}
+		err = e.query(ctx, `WITH m AS MATERIALIZED (SELECT type, anonymous_id, user_id, ts FROM events WHERE anonymous_id IN (`+strings.Join(ph, ", ")+`))
+			SELECT anonymous_id FROM m WHERE type = 'identify' AND user_id IS NOT NULL
+			GROUP BY 1 HAVING arg_min(user_id, ts) = $1`, append([]any{member}, linked...), func(rows *sql.Rows) error {
+			var a string
+			if err := rows.Scan(&a); err != nil {
+				return err
+			}
+			anons = append(anons, a)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	var b builder
 	id := b.arg(member)
+	ph := make([]string, len(anons))
+	for i, a := range anons {
+		ph[i] = b.arg(a)
+	}
 	from, to := b.arg(sp.from), b.arg(sp.to)
 	capMS := b.arg(e.opts.SessionTimeout.Milliseconds())
 	lim := b.arg(limit + 1)
-	q := `WITH ` + identities + `,
-m AS (SELECT ` + id + ` AS member),
-ev AS (
-	SELECT e.*, coalesce(e.user_id, ids.uid, e.anonymous_id) AS actor
-	FROM events e LEFT JOIN ids ON ids.aid = e.anonymous_id
-	WHERE e.user_id = (SELECT member FROM m) OR e.anonymous_id = (SELECT member FROM m)
-		OR e.anonymous_id IN (SELECT aid FROM ids WHERE uid = (SELECT member FROM m)))
+	// Two branches, each a lookup by one index.
+	q := `WITH byUser AS MATERIALIZED (SELECT * FROM events WHERE user_id = ` + id + `),
+byAnon AS MATERIALIZED (SELECT * FROM events WHERE anonymous_id IN (` + strings.Join(ph, ", ") + `)),
+mine AS (SELECT * FROM byUser UNION ALL SELECT * FROM byAnon WHERE user_id IS NULL)
 SELECT ts, seq, session_id, coalesce(event, type), type, source, anonymous_id, user_id,
 	page_path, screen_name, section, banner, device_type,
 	CASE WHEN lead(ts) OVER w IS NOT NULL THEN least(epoch_ms(lead(ts) OVER w) - epoch_ms(ts), ` + capMS + `) END AS dwell_ms
-FROM ev WHERE actor = (SELECT member FROM m)
+FROM mine
 WINDOW w AS (PARTITION BY session_id ORDER BY ts, seq NULLS FIRST)
 QUALIFY ts >= ` + from + ` AND ts < ` + to + `
 ORDER BY ts, seq NULLS FIRST, event_id

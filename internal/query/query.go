@@ -268,6 +268,10 @@ func actorExpr(by string) (string, error) {
 // keys are events no step may follow one another.
 const orderKey = `(epoch_us(e.ts)::HUGEINT * 4294967296 + least(greatest(coalesce(e.seq, -1) + 1, 0), 4294967295))`
 
+// orderKey64 is orderKey in a BIGINT, for joins that must sort many rows:
+// exact while seq is below 1,023 (above, events of the same microsecond tie).
+const orderKey64 = `(epoch_us(e.ts) * 1024 + least(greatest(coalesce(e.seq, -1) + 1, 0), 1023))`
+
 func (e *Engine) query(ctx context.Context, q string, args []any, scan func(*sql.Rows) error) error {
 	rows, err := e.db.QueryContext(ctx, q, args...)
 	if err != nil {

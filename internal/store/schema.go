@@ -71,6 +71,11 @@ CREATE TABLE stream_offsets (
 	updated_at  TIMESTAMPTZ NOT NULL,
 	PRIMARY KEY (topic, partition)
 );`,
+	// 3: a member's events (journeys, identity links) by index, not by a
+	// scan of every row.
+	3: `
+CREATE INDEX events_user_id ON events (user_id);
+CREATE INDEX events_anonymous_id ON events (anonymous_id);`,
 }
 
 // SchemaVersion is the schema version this build writes.
