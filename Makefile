@@ -34,6 +34,7 @@ test-short: ## quick tests without subprocess crash tests
 fuzz: ## fuzz the decoders of outside data for FUZZTIME each (default 60s)
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeBatch -fuzztime=$${FUZZTIME:-60s} ./internal/ingest/
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeRecord -fuzztime=$${FUZZTIME:-60s} ./internal/stream/
+	$(GO) test -run='^$$' -fuzz=FuzzAnalysisRequests -fuzztime=$${FUZZTIME:-60s} ./internal/query/
 
 bench: build ## run the benchmarks of record (see bench/README.md)
 	bash bench/ingest/run.sh
