@@ -113,23 +113,23 @@ func (e *Engine) Funnel(ctx context.Context, r FunnelRequest) (*FunnelAnswer, er
 	// identity join small).
 	var q strings.Builder
 	q.WriteString("WITH ")
-	actor, join := "f.sid", ""
+	actor, join := "e.sid", ""
 	if r.By != "session" {
 		q.WriteString(identities + ",\n")
-		actor, join = "coalesce(f.uid, ids.uid, f.aid)", "LEFT JOIN ids ON ids.aid = f.aid"
+		actor, join = "coalesce(e.uid, ids.uid, e.aid)", "LEFT JOIN ids ON ids.aid = e.aid"
 	}
 	ms := make([]string, n)
 	for i := range ms {
 		ms[i] = fmt.Sprintf("m%d", i+1)
 	}
 	fmt.Fprintf(&q, `base AS (
-	SELECT e.anonymous_id AS aid, e.user_id AS uid, e.session_id AS sid, %s AS k, epoch_us(e.ts) AS t, %s AS bd, %s
+	SELECT e.anonymous_id AS aid, e.user_id AS uid, e.session_id AS sid, e.ts, e.seq, %s AS bd, %s
 	FROM events e
 	WHERE e.ts >= %s AND e.ts < %s AND e.event IN (%s)),
-ev AS (SELECT %s AS actor, k, t, bd, %s FROM base f %s WHERE %s),
+ev AS (SELECT %s AS actor, %s AS k, epoch_us(e.ts) AS t, bd, %s FROM base e %s WHERE %s),
 c1 AS (SELECT actor, bd, k AS k1, t AS t1 FROM ev WHERE m1 AND actor IS NOT NULL)`,
-		orderKey, bd, strings.Join(marks, ", "), from, to, strings.Join(in, ", "),
-		actor, strings.Join(ms, ", "), join, strings.Join(ms, " OR "))
+		bd, strings.Join(marks, ", "), from, to, strings.Join(in, ", "),
+		actor, orderKey, strings.Join(ms, ", "), join, strings.Join(ms, " OR "))
 	for i := 2; i <= n; i++ {
 		fmt.Fprintf(&q, `,
 c%[1]d AS (SELECT c.*, CASE WHEN c.k%[2]d IS NOT NULL AND s.t - c.t1 <= %[3]s THEN s.k END AS k%[1]d,
