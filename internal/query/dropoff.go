@@ -75,7 +75,7 @@ func (e *Engine) Dropoff(ctx context.Context, r DropoffRequest) (*DropoffAnswer,
 	WHERE e.ts >= ` + b.arg(sp.from) + ` AND e.ts < ` + b.arg(sp.to) + ` AND e.session_id IS NOT NULL),
 reach AS (SELECT sid, min(k) AS k0, arg_min(t, k) AS t0 FROM ev WHERE mp GROUP BY sid),
 conv AS (SELECT DISTINCT r.sid FROM reach r JOIN ev ON ev.sid = r.sid AND ev.mc AND ev.k > r.k0 AND ev.t - r.t0 <= ` + b.arg(int64(window*1e6)) + `),
-dropped AS (SELECT r.sid FROM reach r WHERE r.sid NOT IN (SELECT sid FROM conv)),
+dropped AS (SELECT r.sid FROM reach r WHERE NOT EXISTS (SELECT 1 FROM conv c WHERE c.sid = r.sid)),
 last AS (SELECT ev.sid, ev.event, ev.page_path
 	FROM ev JOIN dropped USING (sid) WHERE ev.event IS DISTINCT FROM 'page_leave'
 	QUALIFY row_number() OVER (PARTITION BY ev.sid ORDER BY ev.k DESC, ev.event DESC, ev.page_path DESC NULLS LAST) = 1)
