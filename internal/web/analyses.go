@@ -25,13 +25,8 @@ func (a *API) registerAnalyses(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/users/{id}/journey", a.auth(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		req := query.JourneyRequest{Range: query.Range{From: q.Get("from"), To: q.Get("to")}, ID: r.PathValue("id")}
-		if s := q.Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, "limit: not a number")
-				return
-			}
-			req.Limit = n
+		if !intParam(w, q.Get("limit"), &req.Limit) {
+			return
 		}
 		a.answer(w, r, func(ctx context.Context) (any, error) { return e.Journey(ctx, req) })
 	}))
@@ -42,17 +37,27 @@ func (a *API) registerAnalyses(mux *http.ServeMux) {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		if s := q.Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, "limit: not a number")
-				return
-			}
-			req.Limit = n
+		if !intParam(w, q.Get("limit"), &req.Limit) {
+			return
 		}
 		a.answer(w, r, func(ctx context.Context) (any, error) { return e.Events(ctx, req) })
 	}))
 	mux.HandleFunc("GET /api/v1/events/stream", a.auth(a.stream))
+}
+
+// intParam reads the limit query parameter into dst when given; it answers
+// 400 and false when it is not a number.
+func intParam(w http.ResponseWriter, s string, dst *int) bool {
+	if s == "" {
+		return true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "limit: not a number")
+		return false
+	}
+	*dst = n
+	return true
 }
 
 // whereParam reads the where query parameter: a JSON list of filters.
