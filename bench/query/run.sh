@@ -23,7 +23,7 @@ TOKEN=bench-admin-token
 if [ ! -f "$DATA/.complete" ]; then
   rm -rf "$DATA"
   echo "generating $EVENTS events over $DAYS days into $DATA"
-  /usr/bin/time -f "generation: %e s, peak RSS %M KB" bin/actlog loadgen --to-store "$DATA" --events "$EVENTS" --days "$DAYS" --quiet
+  /usr/bin/time -f "generation: %e s, peak RSS %M KB" bin/actlog loadgen --to-store "$DATA" --events "$EVENTS" --days "$DAYS" --quiet ${MEMORY_LIMIT:+--memory-limit "$MEMORY_LIMIT"}
   touch "$DATA/.complete"
 fi
 

@@ -21,6 +21,9 @@ type bulkOptions struct {
 	Users  int
 	Seed   int64
 	Batch  int // events per body: 1,000
+	// MemoryLimit is DuckDB's memory_limit while loading; empty: DuckDB's
+	// default (80 % of RAM).
+	MemoryLimit string
 }
 
 // bulkLoad fills the store in o.Dir with o.Events simulated events spread
@@ -33,7 +36,7 @@ func bulkLoad(ctx context.Context, o bulkOptions, stdout, progress io.Writer) er
 	}
 	// Large bodies: each is one group commit of the store.
 	o.Batch = 1000
-	st, err := store.Open(ctx, store.Options{Dir: o.Dir, QueueSize: 64})
+	st, err := store.Open(ctx, store.Options{Dir: o.Dir, QueueSize: 64, MemoryLimit: o.MemoryLimit})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

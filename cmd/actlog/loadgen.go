@@ -33,6 +33,7 @@ func loadgenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	toStore := fs.String("to-store", "", "write the simulated events straight into the store in this data directory, without HTTP")
 	events := fs.Int("events", 10_000_000, "with --to-store: how many events")
 	days := fs.Int("days", 30, "with --to-store: the events spread over this many days, ending now")
+	memLimit := fs.String("memory-limit", "", "with --to-store: DuckDB memory_limit while loading, e.g. 4GB (default DuckDB's: 80% of RAM)")
 	quiet := fs.Bool("quiet", false, "no live progress")
 	asJSON := fs.Bool("json", false, "print the summary as JSON (durations in nanoseconds)")
 	if err := fs.Parse(args); err != nil {
@@ -45,7 +46,7 @@ func loadgenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if !*quiet {
 			progress = stderr
 		}
-		return bulkLoad(ctx, bulkOptions{Dir: *toStore, Events: *events, Days: *days, Users: o.Users, Seed: o.Seed}, stdout, progress)
+		return bulkLoad(ctx, bulkOptions{Dir: *toStore, Events: *events, Days: *days, Users: o.Users, Seed: o.Seed, MemoryLimit: *memLimit}, stdout, progress)
 	}
 	if o.WriteKey == "" {
 		return fmt.Errorf("--write-key is required (actlog serve prints it)")
