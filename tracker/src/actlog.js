@@ -71,7 +71,11 @@ function send(body, events, leaving) {
   const beacon = () => { try { nav.sendBeacon(url, body); } catch (e) { /* events stay queued */ } };
   let p;
   try {
-    p = fetch(url, { method: 'POST', body, keepalive: utf8Length(body) <= MAX_BODY, credentials: 'omit', headers: { 'Content-Type': 'text/plain' } });
+    // A request that hangs is given up after 10 s (then retried): its
+    // events would otherwise stay in flight until the page is left.
+    const ac = w.AbortController && new w.AbortController();
+    if (ac) setTimeout(() => ac.abort(), 10000);
+    p = fetch(url, { method: 'POST', body, keepalive: utf8Length(body) <= MAX_BODY, credentials: 'omit', headers: { 'Content-Type': 'text/plain' }, signal: ac && ac.signal });
   } catch (e) {
     if (leaving) beacon();
     return retry(0);
@@ -246,6 +250,11 @@ function init() {
     if (auto) leavePage(location.href);
     flush(1);
   });
+  // Back online: send at once, backoff reset.
+  w.addEventListener('online', safe(() => {
+    attempt = waitUntil = 0;
+    flush();
+  }));
   d.addEventListener('visibilitychange', safe(() => (visible() ? tick() : leave())));
   w.addEventListener('pagehide', leave);
 
