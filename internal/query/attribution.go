@@ -62,17 +62,11 @@ func (e *Engine) Attribution(ctx context.Context, r AttributionRequest) (*Attrib
 	if r.Conversion.Event == "" {
 		return nil, invalid("conversion.event is required")
 	}
-	window := r.WindowSeconds
-	if window == 0 {
-		window = 30 * 86400
+	window, err := windowMicros(r.WindowSeconds, 30*86400)
+	if err != nil {
+		return nil, err
 	}
-	if window < 0 {
-		return nil, invalid("window_seconds must be positive")
-	}
-	limit := r.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := orDefault(r.Limit, 100)
 	var b builder
 	cw, err := b.where("e", "conversion.where", r.Conversion.Where)
 	if err != nil {
@@ -81,14 +75,14 @@ func (e *Engine) Attribution(ctx context.Context, r AttributionRequest) (*Attrib
 	conv := b.arg(r.Conversion.Event)
 	q := `WITH ` + identities + `,
 ev AS (
-	SELECT coalesce(e.user_id, ids.uid, e.anonymous_id) AS actor, ` + orderKey + ` AS k, epoch_us(e.ts) AS t,
+	SELECT ` + memberExpr + ` AS actor, ` + orderKey + ` AS k, epoch_us(e.ts) AS t,
 		e.` + r.Touch + ` AS touch, (e.event = ` + conv + ` AND ` + cw + `) AS mc
 	FROM events e LEFT JOIN ids ON ids.aid = e.anonymous_id
 	WHERE e.ts >= ` + b.arg(sp.from) + ` AND e.ts < ` + b.arg(sp.to) + `
 		AND (e.` + r.Touch + ` IS NOT NULL OR e.event = ` + conv + `)),
 conv AS (SELECT actor, min(k) AS ck, arg_min(t, k) AS ct FROM ev WHERE mc AND actor IS NOT NULL GROUP BY actor),
 att AS (SELECT c.actor, ` + pick + `(ev.touch, ev.k) AS touch
-	FROM conv c JOIN ev ON ev.actor = c.actor AND ev.touch IS NOT NULL AND ev.k <= c.ck AND c.ct - ev.t <= ` + b.arg(int64(window*1e6)) + `
+	FROM conv c JOIN ev ON ev.actor = c.actor AND ev.touch IS NOT NULL AND ev.k <= c.ck AND c.ct - ev.t <= ` + b.arg(window) + `
 	GROUP BY c.actor),
 exposed AS (SELECT touch, count(DISTINCT actor) AS actors FROM ev WHERE touch IS NOT NULL AND actor IS NOT NULL GROUP BY touch),
 credited AS (SELECT touch, count(*) AS n FROM att GROUP BY touch)

@@ -47,17 +47,11 @@ func (e *Engine) Dropoff(ctx context.Context, r DropoffRequest) (*DropoffAnswer,
 	if r.Page.Event == "" || r.Conversion.Event == "" {
 		return nil, invalid("page.event and conversion.event are required")
 	}
-	window := r.WindowSeconds
-	if window == 0 {
-		window = e.opts.SessionTimeout.Seconds()
+	window, err := windowMicros(r.WindowSeconds, e.opts.SessionTimeout.Seconds())
+	if err != nil {
+		return nil, err
 	}
-	if window < 0 {
-		return nil, invalid("window_seconds must be positive")
-	}
-	limit := r.Limit
-	if limit <= 0 {
-		limit = 20
-	}
+	limit := orDefault(r.Limit, 20)
 	var b builder
 	pw, err := b.where("e", "page.where", r.Page.Where)
 	if err != nil {
@@ -74,7 +68,7 @@ func (e *Engine) Dropoff(ctx context.Context, r DropoffRequest) (*DropoffAnswer,
 	FROM events e
 	WHERE e.ts >= ` + b.arg(sp.from) + ` AND e.ts < ` + b.arg(sp.to) + ` AND e.session_id IS NOT NULL),
 reach AS (SELECT sid, min(k) AS k0, arg_min(t, k) AS t0 FROM ev WHERE mp GROUP BY sid),
-conv AS (SELECT DISTINCT r.sid FROM reach r JOIN ev ON ev.sid = r.sid AND ev.mc AND ev.k > r.k0 AND ev.t - r.t0 <= ` + b.arg(int64(window*1e6)) + `),
+conv AS (SELECT DISTINCT r.sid FROM reach r JOIN ev ON ev.sid = r.sid AND ev.mc AND ev.k > r.k0 AND ev.t - r.t0 <= ` + b.arg(window) + `),
 dropped AS (SELECT r.sid FROM reach r WHERE NOT EXISTS (SELECT 1 FROM conv c WHERE c.sid = r.sid)),
 last AS (SELECT ev.sid, ev.event, ev.page_path
 	FROM ev JOIN dropped USING (sid) WHERE ev.event IS DISTINCT FROM 'page_leave'

@@ -66,10 +66,7 @@ func (e *Engine) Dwell(ctx context.Context, r DwellRequest) (*DwellAnswer, error
 	default:
 		return nil, invalid("until: %q: want next_event or next_view", r.Until)
 	}
-	limit := r.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := orDefault(r.Limit, 100)
 	var b builder
 	w, err := b.where("e", "where", r.Where)
 	if err != nil {
@@ -80,15 +77,11 @@ func (e *Engine) Dwell(ctx context.Context, r DwellRequest) (*DwellAnswer, error
 	engaged := "NULL::DOUBLE"
 	join := ""
 	if r.By == "page_path" {
-		lw, err := b.where("e", "where", r.Where)
-		if err != nil {
-			return nil, err
-		}
 		engaged = "any_value(g.eng)"
 		join = `LEFT JOIN (
 	SELECT coalesce(json_extract_string(properties, '$.path'), page_path) AS key,
 		avg(TRY_CAST(json_extract_string(properties, '$.engaged_ms') AS DOUBLE)) AS eng
-	FROM events e WHERE event = 'page_leave' AND ts >= ` + from + ` AND ts < ` + to + ` AND ` + lw + ` GROUP BY 1) g ON g.key = v.key`
+	FROM events e WHERE event = 'page_leave' AND ts >= ` + from + ` AND ts < ` + to + ` AND ` + w + ` GROUP BY 1) g ON g.key = v.key`
 	}
 	// least() skips NULLs: the last event of a session keeps its NULL gap.
 	// Each view finds the next event of its session with an ASOF join on

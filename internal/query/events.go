@@ -56,13 +56,13 @@ const eventCols = `event_id, source, type, event, anonymous_id, user_id, session
 	page_url, page_path, referrer, screen_name, section, banner, utm_source, utm_medium, utm_campaign,
 	device_type, os, browser, properties::VARCHAR, context::VARCHAR`
 
-func scanEvent(rows *sql.Rows, extra ...any) (StoredEvent, error) {
+func scanEvent(rows *sql.Rows) (StoredEvent, error) {
 	var ev StoredEvent
 	var s [16]sql.NullString
 	var seq sql.NullInt64
 	var props, ctx string
-	dst := append(extra, &ev.EventID, &ev.Source, &ev.Type, &s[0], &s[1], &s[2], &s[3], &seq, &ev.TS, &ev.ReceivedAt,
-		&s[4], &s[5], &s[6], &s[7], &s[8], &s[9], &s[10], &s[11], &s[12], &s[13], &s[14], &s[15], &props, &ctx)
+	dst := []any{&ev.EventID, &ev.Source, &ev.Type, &s[0], &s[1], &s[2], &s[3], &seq, &ev.TS, &ev.ReceivedAt,
+		&s[4], &s[5], &s[6], &s[7], &s[8], &s[9], &s[10], &s[11], &s[12], &s[13], &s[14], &s[15], &props, &ctx}
 	if err := rows.Scan(dst...); err != nil {
 		return ev, err
 	}
@@ -107,10 +107,7 @@ func (e *Engine) Events(ctx context.Context, r EventsRequest) (*EventsAnswer, er
 	if err != nil {
 		return nil, err
 	}
-	limit := r.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := orDefault(r.Limit, 100)
 	if limit > 1000 {
 		return nil, invalid("limit: at most 1000")
 	}

@@ -66,14 +66,11 @@ func (e *Engine) Funnel(ctx context.Context, r FunnelRequest) (*FunnelAnswer, er
 	if n == 0 || n > MaxFunnelSteps {
 		return nil, invalid("steps: want 1 to %d steps, got %d", MaxFunnelSteps, n)
 	}
-	window := r.WindowSeconds
-	if window == 0 {
-		window = 86400
+	window, err := windowMicros(r.WindowSeconds, 86400)
+	if err != nil {
+		return nil, err
 	}
-	if window < 0 {
-		return nil, invalid("window_seconds must be positive")
-	}
-	if _, err := actorExpr(r.By); err != nil {
+	if err := checkBy(r.By); err != nil {
 		return nil, err
 	}
 	var b builder
@@ -106,7 +103,7 @@ func (e *Engine) Funnel(ctx context.Context, r FunnelRequest) (*FunnelAnswer, er
 		}
 		bd = "CAST(" + x + " AS VARCHAR)"
 	}
-	from, to, win := b.arg(sp.from), b.arg(sp.to), b.arg(int64(window*1e6))
+	from, to, win := b.arg(sp.from), b.arg(sp.to), b.arg(window)
 
 	// base: the range's events of the steps' names; ev: those matching a
 	// step, with their actor (resolving members after this filter keeps the

@@ -77,17 +77,11 @@ func (e *Engine) Paths(ctx context.Context, r PathsRequest) (*PathsAnswer, error
 	default:
 		return nil, invalid("by: %q: want event, page_path or screen_name", r.By)
 	}
-	depth := r.Depth
-	if depth <= 0 {
-		depth = 5
-	}
+	depth := orDefault(r.Depth, 5)
 	if depth > 20 {
 		return nil, invalid("depth: at most 20")
 	}
-	limit := r.Limit
-	if limit <= 0 {
-		limit = 10
-	}
+	limit := orDefault(r.Limit, 10)
 	var b builder
 	aw, err := b.where("e", "where", anchor.Where)
 	if err != nil {

@@ -253,15 +253,35 @@ const identities = `ids AS (
 	WHERE type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL
 	GROUP BY 1)`
 
-// actorExpr answers the actor of an events row aliased e joined with ids.
-func actorExpr(by string) (string, error) {
-	switch by {
-	case "", "user":
-		return "coalesce(e.user_id, ids.uid, e.anonymous_id)", nil
-	case "session":
-		return "e.session_id", nil
+// memberExpr is the member of an events row aliased e joined with ids.
+const memberExpr = "coalesce(e.user_id, ids.uid, e.anonymous_id)"
+
+// checkBy refuses a by that is neither user nor session.
+func checkBy(by string) error {
+	if by != "" && by != "user" && by != "session" {
+		return invalid("by: %q: want user or session", by)
 	}
-	return "", invalid("by: %q: want user or session", by)
+	return nil
+}
+
+// windowMicros answers a request's window_seconds in microseconds: def
+// seconds when it is 0, refused when negative.
+func windowMicros(seconds, def float64) (int64, error) {
+	if seconds == 0 {
+		seconds = def
+	}
+	if seconds < 0 {
+		return 0, invalid("window_seconds must be positive")
+	}
+	return int64(seconds * 1e6), nil
+}
+
+// orDefault answers n, or def when n is not positive.
+func orDefault(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
 }
 
 // orderKey orders events strictly by (ts, seq), a missing seq first: equal

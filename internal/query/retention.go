@@ -57,10 +57,7 @@ func (e *Engine) Retention(ctx context.Context, r RetentionRequest) (*RetentionA
 	default:
 		return nil, invalid("period: %q: want day or week", r.Period)
 	}
-	periods := r.Periods
-	if periods <= 0 {
-		periods = 8
-	}
+	periods := orDefault(r.Periods, 8)
 	if periods > 100 {
 		return nil, invalid("periods: at most 100")
 	}
@@ -76,7 +73,7 @@ func (e *Engine) Retention(ctx context.Context, r RetentionRequest) (*RetentionA
 	period := b.arg(r.Period)
 	q := `WITH ` + identities + `,
 ev AS (
-	SELECT coalesce(e.user_id, ids.uid, e.anonymous_id) AS actor, ` + orderKey + ` AS k,
+	SELECT ` + memberExpr + ` AS actor, ` + orderKey + ` AS k,
 		date_trunc(` + period + `, e.ts AT TIME ZONE 'UTC') AS p,
 		(e.event = ` + b.arg(r.StartEvent) + ` AND ` + sw + `) AS ms,
 		(e.event = ` + b.arg(r.ReturnEvent) + ` AND ` + rw + `) AS mr
