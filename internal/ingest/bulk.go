@@ -42,14 +42,5 @@ func (b *Bulk) Decode(body []byte, source string, receivedAt time.Time) (*event.
 	md.uaCache = b.ua
 	md.opts = &b.opts
 	md.anonymiseIP = !b.opts.KeepIP
-	batch := &event.Batch{Events: make([]event.Event, 0, len(req.Messages))}
-	for i, m := range req.Messages {
-		e, err := md.build(m)
-		if err != nil {
-			batch.Rejected = append(batch.Rejected, rejectedOf(&md.json, source, md.receivedAt, i, m, err, b.opts.MaxEventBytes))
-			continue
-		}
-		batch.Events = append(batch.Events, e)
-	}
-	return batch, nil
+	return md.batch(req.Messages, b.opts.MaxEventBytes, nil), nil
 }

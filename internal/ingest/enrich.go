@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -73,6 +74,26 @@ func (md *meta) begin(req *Request) {
 // build turns one parsed message into a canonical event. It never modifies
 // v or the batch context: both may be shared by other messages and are kept
 // as received for rejected events.
+// batch builds the events of msgs; an invalid one becomes a Rejected (raw
+// JSON cut at maxEventBytes). internal, if not nil, hears of failures that
+// are not the event's fault (not a ValidationError); those are rejected too.
+func (md *meta) batch(msgs []*fastjson.Value, maxEventBytes int, internal func(error)) *event.Batch {
+	batch := &event.Batch{Events: make([]event.Event, 0, len(msgs))}
+	for i, m := range msgs {
+		e, err := md.build(m)
+		if err != nil {
+			var ve *event.ValidationError
+			if internal != nil && !errors.As(err, &ve) {
+				internal(err)
+			}
+			batch.Rejected = append(batch.Rejected, rejectedOf(&md.json, md.source, md.receivedAt, i, m, err, maxEventBytes))
+			continue
+		}
+		batch.Events = append(batch.Events, e)
+	}
+	return batch
+}
+
 func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 	var e event.Event
 	m, err := readMessage(v, md.routeType)

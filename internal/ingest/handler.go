@@ -281,19 +281,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t event.Type) in
 	md.opts = &h.opts.Enrich
 	md.anonymiseIP = !h.opts.Enrich.KeepIP
 
-	batch := &event.Batch{Events: make([]event.Event, 0, len(req.Messages))}
-	for i, m := range req.Messages {
-		e, err := md.build(m)
-		if err != nil {
-			var ve *event.ValidationError
-			if !errors.As(err, &ve) {
-				h.log.Error("build event", "source", src.Name, "err", err)
-			}
-			batch.Rejected = append(batch.Rejected, rejectedOf(&md.json, src.Name, md.receivedAt, i, m, err, h.opts.Enrich.MaxEventBytes))
-			continue
-		}
-		batch.Events = append(batch.Events, e)
-	}
+	batch := md.batch(req.Messages, h.opts.Enrich.MaxEventBytes, func(err error) {
+		h.log.Error("build event", "source", src.Name, "err", err)
+	})
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.CommitTimeout)
 	defer cancel()
