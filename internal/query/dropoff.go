@@ -61,21 +61,28 @@ func (e *Engine) Dropoff(ctx context.Context, r DropoffRequest) (*DropoffAnswer,
 	if err != nil {
 		return nil, err
 	}
-	q := `WITH ev AS (
-	SELECT e.session_id AS sid, ` + orderKey + ` AS k, epoch_us(e.ts) AS t, e.event, e.page_path,
-		(e.event = ` + b.arg(r.Page.Event) + ` AND ` + pw + `) AS mp,
-		(e.event = ` + b.arg(r.Conversion.Event) + ` AND ` + cw + `) AS mc
-	FROM events e
-	WHERE e.ts >= ` + b.arg(sp.from) + ` AND e.ts < ` + b.arg(sp.to) + ` AND e.session_id IS NOT NULL),
-reach AS (SELECT sid, min(k) AS k0, arg_min(t, k) AS t0 FROM ev WHERE mp GROUP BY sid),
-conv AS (SELECT DISTINCT r.sid FROM reach r JOIN ev ON ev.sid = r.sid AND ev.mc AND ev.k > r.k0 AND ev.t - r.t0 <= ` + b.arg(window) + `),
-dropped AS (SELECT r.sid FROM reach r WHERE NOT EXISTS (SELECT 1 FROM conv c WHERE c.sid = r.sid)),
-last AS (SELECT ev.sid, ev.event, ev.page_path
-	FROM ev JOIN dropped USING (sid) WHERE ev.event IS DISTINCT FROM 'page_leave'
-	QUALIFY row_number() OVER (PARTITION BY ev.sid ORDER BY ev.k DESC, ev.event DESC, ev.page_path DESC NULLS LAST) = 1)
+	from, to := b.arg(sp.from), b.arg(sp.to)
+	inRange := "e.ts >= " + from + " AND e.ts < " + to + " AND e.session_id IS NOT NULL"
+	// Each part reads only the events it needs: the page's, the
+	// conversion's, then the events of the sessions that dropped, whose last
+	// one an aggregate finds (a window over them all cost more than the rest
+	// of the query and grew faster than the data).
+	q := `WITH reach AS (
+	SELECT e.session_id AS sid, min(` + orderKey + `) AS k0, arg_min(epoch_us(e.ts), ` + orderKey + `) AS t0
+	FROM events e WHERE ` + inRange + ` AND e.event = ` + b.arg(r.Page.Event) + ` AND ` + pw + `
+	GROUP BY 1),
+conv AS (SELECT DISTINCT r.sid FROM reach r JOIN (
+		SELECT e.session_id AS sid, ` + orderKey + ` AS k, epoch_us(e.ts) AS t
+		FROM events e WHERE ` + inRange + ` AND e.event = ` + b.arg(r.Conversion.Event) + ` AND ` + cw + `) c
+	ON c.sid = r.sid AND c.k > r.k0 AND c.t - r.t0 <= ` + b.arg(window) + `),
+dropped AS (SELECT sid FROM reach ANTI JOIN conv USING (sid)),
+last AS (SELECT arg_max(row(e.event, e.page_path), row(` + orderKey + `, e.event, e.page_path IS NOT NULL, coalesce(e.page_path, ''))) AS l
+	FROM events e SEMI JOIN dropped d ON d.sid = e.session_id
+	WHERE ` + inRange + ` AND e.event IS DISTINCT FROM 'page_leave'
+	GROUP BY e.session_id)
 SELECT 0 AS part, NULL, NULL, (SELECT count(*) FROM reach), (SELECT count(*) FROM conv)
 UNION ALL
-SELECT * FROM (SELECT 1, event, page_path, count(*) AS n, 0 FROM last GROUP BY ALL ORDER BY n DESC, event, page_path NULLS LAST LIMIT ` + b.arg(limit) + `)
+SELECT * FROM (SELECT 1, l[1] AS event, l[2] AS page_path, count(*) AS n, 0 FROM last GROUP BY ALL ORDER BY n DESC, event, page_path NULLS LAST LIMIT ` + b.arg(limit) + `)
 ORDER BY 1`
 	ans := &DropoffAnswer{Rows: []DropoffRow{}}
 	err = e.query(ctx, q, b.args, func(rows *sql.Rows) error {
