@@ -51,6 +51,7 @@ func TestCrashExactlyOnce(t *testing.T) {
 	if stored != len(load.acked) {
 		t.Fatalf("stored %d events, acknowledged %d (every batch was resent until acknowledged)", stored, len(load.acked))
 	}
+	srv.checkIdentities()
 }
 
 // TestGracefulShutdown checks that SIGINT under load answers or refuses every

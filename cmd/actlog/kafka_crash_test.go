@@ -66,4 +66,5 @@ func TestKafkaProcessorCrash(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	load.check(t, rows)
+	proc.checkIdentities()
 }

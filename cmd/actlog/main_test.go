@@ -171,6 +171,20 @@ func (s *server) sql(q string) [][]any {
 	return out.Rows
 }
 
+// checkIdentities checks that the identities the writer kept are the ones
+// the stored identify events make: each anonymous id's earliest link.
+func (s *server) checkIdentities() {
+	s.t.Helper()
+	rows := s.sql(`WITH want AS (SELECT anonymous_id, arg_min(user_id, (ts, user_id)) AS user_id FROM events
+			WHERE type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL GROUP BY 1)
+		SELECT (SELECT count(*) FROM want), (SELECT count(*) FROM identities),
+			(SELECT count(*) FROM want w JOIN identities i USING (anonymous_id, user_id))`)
+	want, got, same := rows[0][0], rows[0][1], rows[0][2]
+	if want != got || want != same || want == float64(0) {
+		s.t.Fatalf("identities: %v links made by the stored identify events, %v kept, %v of them the same", want, got, same)
+	}
+}
+
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.Writer
@@ -189,7 +203,10 @@ func (l *lockedWriter) String() string {
 	return fmt.Sprint(l.w)
 }
 
-// batchBody is a Segment batch of track events with the given ids.
+// batchBody is a Segment batch of events with the given ids: track events,
+// and every fifth an identify linking one of 7 anonymous ids to a member of
+// its own, so that each anonymous id is linked many times over and only its
+// first link must stay.
 func batchBody(ids []string) []byte {
 	var b bytes.Buffer
 	now := time.Now().UTC().Format(time.RFC3339Nano)
@@ -197,6 +214,10 @@ func batchBody(ids []string) []byte {
 	for i, id := range ids {
 		if i > 0 {
 			b.WriteByte(',')
+		}
+		if i%5 == 4 {
+			fmt.Fprintf(&b, `{"type":"identify","messageId":%q,"anonymousId":"a-%d","userId":"u-%s","timestamp":%q}`, id, i%7, id, now)
+			continue
 		}
 		fmt.Fprintf(&b, `{"type":"track","event":"crash_test","messageId":%q,"anonymousId":"a-%d","timestamp":%q,"properties":{"i":%d}}`, id, i%7, now, i)
 	}

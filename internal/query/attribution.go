@@ -73,9 +73,10 @@ func (e *Engine) Attribution(ctx context.Context, r AttributionRequest) (*Attrib
 		return nil, err
 	}
 	conv := b.arg(r.Conversion.Event)
+	k, _ := sp.orderKey64()
 	q := `WITH ` + identities + `,
 ev AS (
-	SELECT ` + memberExpr + ` AS actor, ` + orderKey + ` AS k, epoch_us(e.ts) AS t,
+	SELECT ` + hashed(memberExpr) + ` AS actor, ` + k + ` AS k, epoch_us(e.ts) AS t,
 		e.` + r.Touch + ` AS touch, (e.event = ` + conv + ` AND ` + cw + `) AS mc
 	FROM events e LEFT JOIN ids ON ids.aid = e.anonymous_id
 	WHERE e.ts >= ` + b.arg(sp.from) + ` AND e.ts < ` + b.arg(sp.to) + `

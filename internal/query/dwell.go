@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"database/sql"
+	"strconv"
 )
 
 // DwellRequest asks how long members stay on each page, screen or event.
@@ -87,12 +88,14 @@ func (e *Engine) Dwell(ctx context.Context, r DwellRequest) (*DwellAnswer, error
 	// Each view finds the next event of its session with an ASOF join on
 	// fixed-width keys (a hash of the session id — two of a million sessions
 	// share one with a chance of about 1e-8 — and the (ts, seq) order in one
-	// BIGINT: microseconds * 1024 + seq, a seq above 1,022 counting as 1,022),
-	// which sorts far faster than a window over the session ids.
+	// BIGINT, orderKey64), which sorts far faster than a window over the
+	// session ids.
 	rng := `e.ts >= ` + from + ` AND e.ts < ` + to + ` AND e.session_id IS NOT NULL`
-	q := `WITH a AS (SELECT hash(e.session_id) AS s, ` + orderKey64 + ` AS k FROM events e WHERE ` + rng + ` AND ` + within + `),
-v AS (SELECT hash(e.session_id) AS s, ` + orderKey64 + ` AS k, ` + key + ` AS key FROM events e WHERE ` + rng + ` AND ` + views + ` AND ` + w + `),
-d AS (SELECT v.key, CASE WHEN a.k IS NOT NULL THEN least((a.k // 1024 - v.k // 1024) // 1000, ` + capMS + `) END AS d
+	k, m := sp.orderKey64()
+	us := func(k string) string { return k + " // " + strconv.FormatInt(m, 10) }
+	q := `WITH a AS (SELECT hash(e.session_id) AS s, ` + k + ` AS k FROM events e WHERE ` + rng + ` AND ` + within + `),
+v AS (SELECT hash(e.session_id) AS s, ` + k + ` AS k, ` + key + ` AS key FROM events e WHERE ` + rng + ` AND ` + views + ` AND ` + w + `),
+d AS (SELECT v.key, CASE WHEN a.k IS NOT NULL THEN least((` + us("a.k") + ` - ` + us("v.k") + `) // 1000, ` + capMS + `) END AS d
 	FROM v ASOF LEFT JOIN a ON v.s = a.s AND a.k > v.k)
 SELECT v.key, count(*), quantile_cont(d, 0.5), quantile_cont(d, 0.9), ` + engaged + `
 FROM d v ` + join + `

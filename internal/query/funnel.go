@@ -115,6 +115,8 @@ func (e *Engine) Funnel(ctx context.Context, r FunnelRequest) (*FunnelAnswer, er
 		q.WriteString(identities + ",\n")
 		actor, join = "coalesce(e.uid, ids.uid, e.aid)", "LEFT JOIN ids ON ids.aid = e.aid"
 	}
+	actor = hashed(actor)
+	key, _ := sp.orderKey64()
 	ms := make([]string, n)
 	for i := range ms {
 		ms[i] = fmt.Sprintf("m%d", i+1)
@@ -126,7 +128,7 @@ func (e *Engine) Funnel(ctx context.Context, r FunnelRequest) (*FunnelAnswer, er
 ev AS (SELECT %s AS actor, %s AS k, epoch_us(e.ts) AS t, bd, %s FROM base e %s WHERE %s),
 c1 AS (SELECT actor, bd, k AS k1, t AS t1 FROM ev WHERE m1 AND actor IS NOT NULL)`,
 		bd, strings.Join(marks, ", "), from, to, strings.Join(in, ", "),
-		actor, orderKey, strings.Join(ms, ", "), join, strings.Join(ms, " OR "))
+		actor, key, strings.Join(ms, ", "), join, strings.Join(ms, " OR "))
 	for i := 2; i <= n; i++ {
 		fmt.Fprintf(&q, `,
 c%[1]d AS (SELECT c.*, CASE WHEN c.k%[2]d IS NOT NULL AND s.t - c.t1 <= %[3]s THEN s.k END AS k%[1]d,

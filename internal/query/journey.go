@@ -3,7 +3,6 @@ package query
 import (
 	"context"
 	"database/sql"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -60,60 +59,28 @@ func (e *Engine) Journey(ctx context.Context, r JourneyRequest) (*JourneyAnswer,
 	if limit <= 0 || limit > maxJourney {
 		limit = maxJourney
 	}
-	// Three lookups by index (events_user_id, events_anonymous_id), none of
-	// them a scan: the member (the id itself, or the member an anonymous id
-	// is linked to); the anonymous ids it identified as; of those, the ones
-	// whose first link is the member — their events before login, which
-	// carry no user_id, are the member's.
+	// Two lookups in identities by index: the member (the id itself, or
+	// the member an anonymous id is linked to), then the anonymous ids
+	// linked to it — their events before login, which carry no user_id, are
+	// the member's.
 	member := r.ID
-	// (A MATERIALIZED CTE keeps the type filter from being pushed into the
-	// lookup, which would turn it into a scan.)
-	err = e.query(ctx, `WITH m AS MATERIALIZED (SELECT type, user_id, ts FROM events WHERE anonymous_id = $1)
-		SELECT arg_min(user_id, ts) FROM m WHERE type = 'identify' AND user_id IS NOT NULL`, []any{r.ID}, func(rows *sql.Rows) error {
-		var m sql.NullString
-		if err := rows.Scan(&m); err != nil {
-			return err
-		}
-		if m.Valid {
-			member = m.String
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	var linked []any
-	err = e.query(ctx, `WITH m AS MATERIALIZED (SELECT type, anonymous_id FROM events WHERE user_id = $1)
-		SELECT DISTINCT anonymous_id FROM m WHERE type = 'identify' AND anonymous_id IS NOT NULL`, []any{member}, func(rows *sql.Rows) error {
-		var a string
-		if err := rows.Scan(&a); err != nil {
-			return err
-		}
-		linked = append(linked, a)
-		return nil
+	err = e.query(ctx, `SELECT user_id FROM identities WHERE anonymous_id = $1`, []any{r.ID}, func(rows *sql.Rows) error {
+		return rows.Scan(&member)
 	})
 	if err != nil {
 		return nil, err
 	}
 	anons := []any{member}
-	if len(linked) > 0 {
-		ph := make([]string, len(linked))
-		for i := range linked {
-			ph[i] = "$" + strconv.Itoa(i+2)
+	err = e.query(ctx, `SELECT anonymous_id FROM identities WHERE user_id = $1 ORDER BY 1`, []any{member}, func(rows *sql.Rows) error {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return err
 		}
-		err = e.query(ctx, `WITH m AS MATERIALIZED (SELECT type, anonymous_id, user_id, ts FROM events WHERE anonymous_id IN (`+strings.Join(ph, ", ")+`))
-			SELECT anonymous_id FROM m WHERE type = 'identify' AND user_id IS NOT NULL
-			GROUP BY 1 HAVING arg_min(user_id, ts) = $1`, append([]any{member}, linked...), func(rows *sql.Rows) error {
-			var a string
-			if err := rows.Scan(&a); err != nil {
-				return err
-			}
-			anons = append(anons, a)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+		anons = append(anons, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	var b builder
 	id := b.arg(member)

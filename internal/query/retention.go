@@ -71,14 +71,16 @@ func (e *Engine) Retention(ctx context.Context, r RetentionRequest) (*RetentionA
 		return nil, err
 	}
 	period := b.arg(r.Period)
+	k, _ := sp.orderKey64()
+	start, ret := b.arg(r.StartEvent), b.arg(r.ReturnEvent)
 	q := `WITH ` + identities + `,
 ev AS (
-	SELECT ` + memberExpr + ` AS actor, ` + orderKey + ` AS k,
+	SELECT ` + hashed(memberExpr) + ` AS actor, ` + k + ` AS k,
 		date_trunc(` + period + `, e.ts AT TIME ZONE 'UTC') AS p,
-		(e.event = ` + b.arg(r.StartEvent) + ` AND ` + sw + `) AS ms,
-		(e.event = ` + b.arg(r.ReturnEvent) + ` AND ` + rw + `) AS mr
+		(e.event = ` + start + ` AND ` + sw + `) AS ms,
+		(e.event = ` + ret + ` AND ` + rw + `) AS mr
 	FROM events e LEFT JOIN ids ON ids.aid = e.anonymous_id
-	WHERE e.ts >= ` + b.arg(sp.from) + ` AND e.ts < ` + b.arg(sp.to) + `),
+	WHERE e.ts >= ` + b.arg(sp.from) + ` AND e.ts < ` + b.arg(sp.to) + ` AND e.event IN (` + start + `, ` + ret + `)),
 first AS (SELECT actor, min(k) AS k0, arg_min(p, k) AS p0 FROM ev WHERE ms AND actor IS NOT NULL GROUP BY actor),
 back AS (SELECT DISTINCT f.actor, f.p0, ev.p FROM first f JOIN ev ON ev.actor = f.actor AND ev.mr AND ev.k >= f.k0),
 sizes AS (SELECT p0, count(*) AS n FROM first GROUP BY p0),

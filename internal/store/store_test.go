@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -256,4 +257,99 @@ func TestOffsetsCommitWithRows(t *testing.T) {
 	if n := count(t, s, "SELECT count(*) FROM events"); n != 1 {
 		t.Fatalf("%d events, want 1", n)
 	}
+}
+
+// TestIdentitiesKeepFirstLink writes identify events in random batches, out
+// of order, with ties and duplicates, concurrently, across a restart, and
+// checks that identities holds for each anonymous id the link its stored
+// identify events make first (earliest, then least user id).
+func TestIdentitiesKeepFirstLink(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	base := time.Date(2026, 11, 10, 10, 0, 0, 0, time.UTC)
+	rng := rand.New(rand.NewPCG(1, 2))
+	identify := func(id, anon, user string, ts time.Time) event.Event {
+		e := testEvent(id, ts)
+		e.Type, e.Event, e.AnonymousID, e.UserID = event.Identify, "", anon, user
+		return e
+	}
+	var all []event.Event
+	for i := range 600 {
+		anon := fmt.Sprintf("a%d", rng.IntN(40))
+		user := fmt.Sprintf("u%d", rng.IntN(5))
+		ts := base.Add(time.Duration(rng.IntN(20)) * time.Second) // many ties
+		all = append(all, identify(fmt.Sprintf("i%d", i), anon, user, ts))
+		if rng.IntN(10) == 0 { // a track event, and identifies missing an id
+			all = append(all, testEvent(fmt.Sprintf("t%d", i), ts),
+				identify(fmt.Sprintf("n%d", i), "", user, base), identify(fmt.Sprintf("m%d", i), anon, "", base))
+		}
+	}
+	write := func(s *Store, events []event.Event) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for len(events) > 0 {
+			n := min(len(events), 1+rng.IntN(30))
+			b := &event.Batch{Events: append([]event.Event(nil), events[:n]...)}
+			if rng.IntN(4) == 0 { // and a retry of some of it
+				b.Events = append(b.Events, b.Events[:n/2]...)
+			}
+			events = events[n:]
+			wg.Go(func() {
+				if err := s.Write(ctx, b); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	check := func(s *Store) {
+		t.Helper()
+		want := map[string]identity{}
+		for i := range all {
+			want = addLink(want, &all[i])
+		}
+		rows, err := s.DB().QueryContext(ctx, "SELECT anonymous_id, user_id, ts FROM identities")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			var a string
+			var l identity
+			if err := rows.Scan(&a, &l.userID, &l.ts); err != nil {
+				t.Fatal(err)
+			}
+			if w := want[a]; w.userID != l.userID || !w.ts.Equal(l.ts) {
+				t.Errorf("identity of %s = %s at %v, want %s at %v", a, l.userID, l.ts, w.userID, w.ts)
+			}
+			n++
+		}
+		if n != len(want) {
+			t.Errorf("identities has %d anonymous ids, want %d", n, len(want))
+		}
+	}
+	s := openStore(t, dir)
+	half := len(all) / 2
+	write(s, all[half:]) // the later half of the ids first
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openStore(t, dir)
+	write(s, all[:half])
+	check(s)
+	// Oracle check: addLink must agree with the migration's SQL rule.
+	if got := count(t, s, `SELECT count(*) FROM (SELECT anonymous_id, arg_min(user_id, (ts, user_id)) AS user_id FROM events
+		WHERE type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL GROUP BY 1) w
+		JOIN identities USING (anonymous_id, user_id)`); got != count(t, s, "SELECT count(*) FROM identities") {
+		t.Errorf("identities disagrees with the events for %d anonymous ids", count(t, s, "SELECT count(*) FROM identities")-got)
+	}
+	// A store of schema 3 gets identities from its events on upgrade.
+	if _, err := s.DB().ExecContext(ctx, "DROP TABLE identities; DELETE FROM schema_migrations WHERE version = 4"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(openStore(t, dir))
 }

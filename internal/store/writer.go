@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -133,11 +134,12 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 	seen := make(map[uint64]struct{}, 64)
 	explicit := false
 	for _, r := range group {
-		if len(r.batch.Rejected) > 0 || len(r.batch.Offsets) > 0 {
+		if len(r.batch.Rejected) > 0 || len(r.batch.Offsets) > 0 || linksIdentity(r.batch.Events) {
 			explicit = true
 			break
 		}
 	}
+	var links map[string]identity
 	if explicit {
 		if _, err := s.wconn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 			return res, fmt.Errorf("begin: %w", err)
@@ -186,6 +188,7 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 				if err := ev.AppendRow(eventRow(e, k)...); err != nil {
 					return fmt.Errorf("append event: %w", err)
 				}
+				links = addLink(links, e)
 				res.events++
 			}
 		}
@@ -198,6 +201,9 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 			return nil
 		}
 		if err := s.commitOffsets(ctx, conn, group, now); err != nil {
+			return err
+		}
+		if err := commitLinks(ctx, conn, links); err != nil {
 			return err
 		}
 		rj, err := duckdb.NewAppenderFromConn(conn, "", "rejected")
@@ -315,6 +321,95 @@ func (s *Store) commitOffsets(ctx context.Context, conn driver.Conn, group []*wr
 		if err != nil {
 			return fmt.Errorf("store offset %s/%d: %w", k.topic, k.partition, err)
 		}
+	}
+	return nil
+}
+
+// identity is the earliest link of an anonymous id to a member.
+type identity struct {
+	userID string
+	ts     time.Time
+}
+
+// before reports whether link a wins over b: the earlier, and of two at the
+// same time the least user id (the rule of the identities migration).
+func (a identity) before(b identity) bool {
+	return a.ts.Before(b.ts) || a.ts.Equal(b.ts) && a.userID < b.userID
+}
+
+// linksIdentity reports whether events hold an identify linking an
+// anonymous id to a member.
+func linksIdentity(events []event.Event) bool {
+	for i := range events {
+		if links(&events[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func links(e *event.Event) bool {
+	return e.Type == event.Identify && e.AnonymousID != "" && e.UserID != ""
+}
+
+// addLink adds the link e makes, if any, to m (made on first use) and
+// answers m.
+func addLink(m map[string]identity, e *event.Event) map[string]identity {
+	if !links(e) {
+		return m
+	}
+	l := identity{userID: e.UserID, ts: e.TS}
+	if cur, ok := m[e.AnonymousID]; ok && !l.before(cur) {
+		return m
+	}
+	if m == nil {
+		m = map[string]identity{}
+	}
+	m[e.AnonymousID] = l
+	return m
+}
+
+// maxLinksPerInsert bounds the rows of one identities upsert (3 parameters
+// each).
+const maxLinksPerInsert = 256
+
+// commitLinks records, in the transaction of the rows, the links the group
+// makes, keeping for each anonymous id the link that came first.
+func commitLinks(ctx context.Context, conn driver.Conn, m map[string]identity) error {
+	if len(m) == 0 {
+		return nil
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		return fmt.Errorf("store identities: connection cannot execute")
+	}
+	anons := make([]string, 0, len(m))
+	for a := range m {
+		anons = append(anons, a)
+	}
+	sort.Strings(anons)
+	for len(anons) > 0 {
+		n := min(len(anons), maxLinksPerInsert)
+		var q strings.Builder
+		q.WriteString("INSERT INTO identities VALUES ")
+		args := make([]driver.NamedValue, 0, 3*n)
+		for i, a := range anons[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?)")
+			l := m[a]
+			args = append(args,
+				driver.NamedValue{Ordinal: len(args) + 1, Value: a},
+				driver.NamedValue{Ordinal: len(args) + 2, Value: l.userID},
+				driver.NamedValue{Ordinal: len(args) + 3, Value: l.ts})
+		}
+		q.WriteString(` ON CONFLICT (anonymous_id) DO UPDATE SET user_id = excluded.user_id, ts = excluded.ts
+			WHERE excluded.ts < identities.ts OR (excluded.ts = identities.ts AND excluded.user_id < identities.user_id)`)
+		if _, err := ex.ExecContext(ctx, q.String(), args); err != nil {
+			return fmt.Errorf("store identities: %w", err)
+		}
+		anons = anons[n:]
 	}
 	return nil
 }
