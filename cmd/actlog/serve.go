@@ -202,18 +202,22 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 		}
 		return out, nil
 	}
-	var analyses *query.Engine
-	if st != nil {
-		analyses = query.New(st.DB(), query.Options{SessionTimeout: time.Duration(cfg.Store.SessionTimeout)})
-	}
-	api, err := web.New(querier, log.With("component", "web"), web.Options{
-		Analyses:     analyses,
+	opts := web.Options{
 		AdminToken:   cfg.AdminToken,
 		MaxRows:      cfg.SQL.MaxRows,
 		QueryTimeout: time.Duration(cfg.SQL.Timeout),
 		Ready:        ready,
 		Status:       status,
-	})
+	}
+	if st != nil {
+		opts.Analyses = query.New(st.DB(), query.Options{SessionTimeout: time.Duration(cfg.Store.SessionTimeout)})
+		opts.Saved = st
+		opts.Dashboard = web.DashboardFS()
+	}
+	if processor != nil {
+		opts.Lag = processor.Lag
+	}
+	api, err := web.New(querier, log.With("component", "web"), opts)
 	if err != nil {
 		return fmt.Errorf("web: %w", err)
 	}

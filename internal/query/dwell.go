@@ -29,11 +29,20 @@ type DwellRow struct {
 	// AvgEngagedMS is the mean engaged_ms of the page's page_leave events
 	// (the web tracker's measured visible, active time); by page_path only.
 	AvgEngagedMS *float64 `json:"avg_engaged_ms"`
+	// Buckets counts the views with a dwell time by DwellBucketsMS: bucket
+	// i those below bound i (and at or above bound i-1), the last those at
+	// or above the last bound. Views without one (a session's last) are in
+	// none.
+	Buckets []int64 `json:"buckets"`
 }
+
+// DwellBucketsMS are the bounds of a dwell row's buckets, in milliseconds.
+var DwellBucketsMS = [...]int64{1_000, 5_000, 15_000, 30_000, 60_000, 180_000, 600_000}
 
 // DwellAnswer is the answer to a DwellRequest.
 type DwellAnswer struct {
-	Rows []DwellRow `json:"rows"`
+	BucketBoundsMS []int64    `json:"bucket_bounds_ms"`
+	Rows           []DwellRow `json:"rows"`
 }
 
 // Dwell answers, per key, the views in the range and the quantiles of their
@@ -90,6 +99,14 @@ func (e *Engine) Dwell(ctx context.Context, r DwellRequest) (*DwellAnswer, error
 	// share one with a chance of about 1e-8 — and the (ts, seq) order in one
 	// BIGINT, orderKey64), which sorts far faster than a window over the
 	// session ids.
+	var buckets string
+	lo := "0"
+	for _, hi := range DwellBucketsMS {
+		h := strconv.FormatInt(hi, 10)
+		buckets += ", count(*) FILTER (WHERE d >= " + lo + " AND d < " + h + ")"
+		lo = h
+	}
+	buckets += ", count(*) FILTER (WHERE d >= " + lo + ")"
 	rng := `e.ts >= ` + from + ` AND e.ts < ` + to + ` AND e.session_id IS NOT NULL`
 	k, m := sp.orderKey64()
 	us := func(k string) string { return k + " // " + strconv.FormatInt(m, 10) }
@@ -97,15 +114,19 @@ func (e *Engine) Dwell(ctx context.Context, r DwellRequest) (*DwellAnswer, error
 v AS (SELECT hash(e.session_id) AS s, ` + k + ` AS k, ` + key + ` AS key FROM events e WHERE ` + rng + ` AND ` + views + ` AND ` + w + `),
 d AS (SELECT v.key, CASE WHEN a.k IS NOT NULL THEN least((` + us("a.k") + ` - ` + us("v.k") + `) // 1000, ` + capMS + `) END AS d
 	FROM v ASOF LEFT JOIN a ON v.s = a.s AND a.k > v.k)
-SELECT v.key, count(*), quantile_cont(d, 0.5), quantile_cont(d, 0.9), ` + engaged + `
+SELECT v.key, count(*), quantile_cont(d, 0.5), quantile_cont(d, 0.9), ` + engaged + buckets + `
 FROM d v ` + join + `
 GROUP BY v.key ORDER BY count(*) DESC, v.key NULLS LAST LIMIT ` + b.arg(limit)
-	ans := &DwellAnswer{Rows: []DwellRow{}}
+	ans := &DwellAnswer{BucketBoundsMS: DwellBucketsMS[:], Rows: []DwellRow{}}
 	err = e.query(ctx, q, b.args, func(rows *sql.Rows) error {
 		var k sql.NullString
 		var p50, p90, eng sql.NullFloat64
-		var row DwellRow
-		if err := rows.Scan(&k, &row.Views, &p50, &p90, &eng); err != nil {
+		row := DwellRow{Buckets: make([]int64, len(DwellBucketsMS)+1)}
+		dst := []any{&k, &row.Views, &p50, &p90, &eng}
+		for i := range row.Buckets {
+			dst = append(dst, &row.Buckets[i])
+		}
+		if err := rows.Scan(dst...); err != nil {
 			return err
 		}
 		row.Key, row.P50MS, row.P90MS, row.AvgEngagedMS = nullStr(k), nullF(p50), nullF(p90), nullF(eng)

@@ -91,6 +91,16 @@ INSERT INTO identities
 	WHERE type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL
 	GROUP BY 1;
 CREATE INDEX identities_user_id ON identities (user_id);`,
+	// 5: the dashboard's saved reports (funnels).
+	5: `
+CREATE TABLE saved_reports (
+	id         VARCHAR     PRIMARY KEY,
+	kind       VARCHAR     NOT NULL,
+	name       VARCHAR     NOT NULL,
+	body       JSON        NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL
+);`,
 }
 
 // SchemaVersion is the schema version this build writes.

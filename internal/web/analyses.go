@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"time"
 
@@ -43,6 +44,63 @@ func (a *API) registerAnalyses(mux *http.ServeMux) {
 		a.answer(w, r, func(ctx context.Context) (any, error) { return e.Events(ctx, req) })
 	}))
 	mux.HandleFunc("GET /api/v1/events/stream", a.auth(a.stream))
+	mux.HandleFunc("GET /api/v1/overview", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		a.answer(w, r, func(ctx context.Context) (any, error) {
+			ov, err := e.Overview(ctx, rangeParam(r))
+			if err != nil {
+				return nil, err
+			}
+			return overviewAnswer{OverviewAnswer: ov, Kafka: a.lag()}, nil
+		})
+	}))
+	mux.HandleFunc("GET /api/v1/catalog", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		a.answer(w, r, func(ctx context.Context) (any, error) { return e.Catalog(ctx, rangeParam(r)) })
+	}))
+	mux.HandleFunc("GET /api/v1/rejected", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		a.answer(w, r, func(ctx context.Context) (any, error) { return e.Rejected(ctx, rangeParam(r)) })
+	}))
+}
+
+func rangeParam(r *http.Request) query.Range {
+	q := r.URL.Query()
+	return query.Range{From: q.Get("from"), To: q.Get("to")}
+}
+
+// overviewAnswer is the overview with the consumer lag of the Kafka tier.
+type overviewAnswer struct {
+	*query.OverviewAnswer
+	Kafka *kafkaLag `json:"kafka"` // nil without a consumer
+}
+
+type kafkaLag struct {
+	Lag        int64          `json:"lag"`
+	Partitions []partitionLag `json:"partitions"`
+}
+
+type partitionLag struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Lag       int64  `json:"lag"`
+}
+
+// lag answers the consumer lag, partitions in order, or nil without a
+// consumer.
+func (a *API) lag() *kafkaLag {
+	if a.opts.Lag == nil {
+		return nil
+	}
+	out := &kafkaLag{Partitions: []partitionLag{}}
+	for topic, parts := range a.opts.Lag() {
+		for p, n := range parts {
+			out.Lag += n
+			out.Partitions = append(out.Partitions, partitionLag{topic, p, n})
+		}
+	}
+	sort.Slice(out.Partitions, func(i, j int) bool {
+		x, y := out.Partitions[i], out.Partitions[j]
+		return x.Topic < y.Topic || x.Topic == y.Topic && x.Partition < y.Partition
+	})
+	return out
 }
 
 // intParam reads the limit query parameter into dst when given; it answers

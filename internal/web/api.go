@@ -3,11 +3,11 @@ package web
 import (
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
@@ -40,6 +40,18 @@ type Options struct {
 	// Status describes the process for GET /api/v1/status (role, store,
 	// consumer lag); nil serves a minimal answer.
 	Status func(ctx context.Context) (any, error)
+	// Lag answers the consumer lag per topic and partition (the process
+	// role on Kafka), for the overview; nil when there is no consumer.
+	Lag func() map[string]map[int32]int64
+	// Saved keeps the dashboard's saved reports; nil serves none.
+	Saved SavedReports
+	// Dashboard is the built dashboard (index.html and assets/); nil, or
+	// one without index.html, serves a page saying how to build it.
+	Dashboard fs.FS
+	// SessionTTL is how long a dashboard sign-in lasts; default 12 hours.
+	SessionTTL time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
 }
 
 // API serves /api/v1 and the health endpoints.
@@ -50,6 +62,7 @@ type API struct {
 	draining atomic.Bool
 	stopped  chan struct{} // closed by Drain: live tails end
 	stopOnce sync.Once
+	sessions *sessions
 }
 
 // New returns the API. q may be nil (the ingest tier has no store): then
@@ -67,7 +80,13 @@ func New(q Querier, log *slog.Logger, opts Options) (*API, error) {
 	if opts.QueryTimeout <= 0 {
 		opts.QueryTimeout = 30 * time.Second
 	}
-	return &API{q: q, log: log, opts: opts, stopped: make(chan struct{})}, nil
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = 12 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &API{q: q, log: log, opts: opts, stopped: make(chan struct{}), sessions: newSessions(opts.SessionTTL, opts.Now)}, nil
 }
 
 // Register adds the API's routes to mux.
@@ -77,6 +96,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	}
 	if a.opts.Analyses != nil {
 		a.registerAnalyses(mux)
+		a.registerSessions(mux)
+		a.registerDashboard(mux)
+	}
+	if a.opts.Saved != nil {
+		a.registerSaved(mux)
 	}
 	mux.HandleFunc("GET /api/v1/status", a.auth(a.status))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -109,19 +133,6 @@ func (a *API) ready(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-func (a *API) auth(next http.HandlerFunc) http.HandlerFunc {
-	want := []byte("Bearer " + a.opts.AdminToken)
-	return func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="actlog"`)
-			writeError(w, http.StatusUnauthorized, "admin token required: Authorization: Bearer <token>")
-			return
-		}
-		next(w, r)
-	}
 }
 
 func (a *API) sql(w http.ResponseWriter, r *http.Request) {
