@@ -7,15 +7,19 @@ STATICCHECK_VERSION := v0.8.2
 GOBIN := $(shell $(GO) env GOPATH)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help build run test test-short test-browser fuzz bench check clean tracker
+DASHBOARD := internal/web/ui/index.html
+DASHBOARD_SRC := $(shell find dashboard/src dashboard/build.mjs dashboard/package-lock.json -type f 2>/dev/null)
+
+.PHONY: help build run test test-short test-browser fuzz bench check clean tracker dashboard
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-build: ## build bin/actlog
+build: $(DASHBOARD) ## build bin/actlog with the dashboard (needs npm)
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/actlog
 
-run: build ## run actlog with demo traffic at http://127.0.0.1:8080 (data in ./actlog-data)
+run: build ## run actlog at http://127.0.0.1:8080 with 30 days of demo members and live demo traffic (data in ./actlog-data)
+	test -e actlog-data/actlog.duckdb || $(BIN) loadgen --to-store actlog-data --events 300000 --days 30
 	$(BIN) serve --demo $(ARGS)
 
 test: ## run every test (race detector on; installs chromium for the browser tests), as CI does
@@ -24,9 +28,16 @@ test: ## run every test (race detector on; installs chromium for the browser tes
 	cd tracker && npm ci --no-audit --no-fund && npm test
 	$(MAKE) test-browser
 
-test-browser: build ## the tracker in Debian's chromium against a real actlog serve (installs chromium)
+test-browser: build ## the tracker and the dashboard in Debian's chromium against a real actlog serve (installs chromium)
 	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium)
 	cd tracker && npm ci --no-audit --no-fund && ACTLOG_BIN=$(CURDIR)/$(BIN) npm run test:browser
+	cd dashboard && (test -d node_modules || npm ci --no-audit --no-fund) && ACTLOG_BIN=$(CURDIR)/$(BIN) npm test
+
+$(DASHBOARD): $(DASHBOARD_SRC)
+	cd dashboard && npm ci --no-audit --no-fund && npm run build
+
+dashboard: ## rebuild the dashboard the binary embeds (internal/web/ui)
+	cd dashboard && npm ci --no-audit --no-fund && npm run build
 
 test-short: ## quick tests without subprocess crash tests
 	$(GO) test -short -count=1 ./...
@@ -35,6 +46,7 @@ fuzz: ## fuzz the decoders of outside data for FUZZTIME each (default 60s)
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeBatch -fuzztime=$${FUZZTIME:-60s} ./internal/ingest/
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeRecord -fuzztime=$${FUZZTIME:-60s} ./internal/stream/
 	$(GO) test -run='^$$' -fuzz=FuzzAnalysisRequests -fuzztime=$${FUZZTIME:-60s} ./internal/query/
+	$(GO) test -run='^$$' -fuzz=FuzzSavedFunnelBody -fuzztime=$${FUZZTIME:-60s} ./internal/web/
 
 bench: build ## run the benchmarks of record (see bench/README.md)
 	bash bench/ingest/run.sh
@@ -51,3 +63,4 @@ tracker: ## rebuild the web tracker and the copy the binary serves
 
 clean: ## remove build output and the demo data
 	rm -rf bin actlog-data
+	find internal/web/ui -mindepth 1 ! -name .gitkeep -delete
