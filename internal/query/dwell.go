@@ -87,11 +87,11 @@ func (e *Engine) Dwell(ctx context.Context, r DwellRequest) (*DwellAnswer, error
 	engaged := "NULL::DOUBLE"
 	join := ""
 	if r.By == "page_path" {
-		engaged = "any_value(g.eng)"
+		engaged = "g.eng"
 		join = `LEFT JOIN (
 	SELECT coalesce(json_extract_string(properties, '$.path'), page_path) AS key,
 		avg(TRY_CAST(json_extract_string(properties, '$.engaged_ms') AS DOUBLE)) AS eng
-	FROM events e WHERE event = 'page_leave' AND ts >= ` + from + ` AND ts < ` + to + ` AND ` + w + ` GROUP BY 1) g ON g.key = v.key`
+	FROM events e WHERE event = 'page_leave' AND ts >= ` + from + ` AND ts < ` + to + ` AND ` + w + ` GROUP BY 1) g ON g.key = agg.key`
 	}
 	// least() skips NULLs: the last event of a session keeps its NULL gap.
 	// Each view finds the next event of its session with an ASOF join on
@@ -99,24 +99,28 @@ func (e *Engine) Dwell(ctx context.Context, r DwellRequest) (*DwellAnswer, error
 	// share one with a chance of about 1e-8 — and the (ts, seq) order in one
 	// BIGINT, orderKey64), which sorts far faster than a window over the
 	// session ids.
-	var buckets string
+	var buckets, bcols string
 	lo := "0"
-	for _, hi := range DwellBucketsMS {
+	for i, hi := range DwellBucketsMS {
 		h := strconv.FormatInt(hi, 10)
-		buckets += ", count(*) FILTER (WHERE d >= " + lo + " AND d < " + h + ")"
+		buckets += ", count(*) FILTER (WHERE d >= " + lo + " AND d < " + h + ") AS b" + strconv.Itoa(i)
+		bcols += ", b" + strconv.Itoa(i)
 		lo = h
 	}
-	buckets += ", count(*) FILTER (WHERE d >= " + lo + ")"
+	buckets += ", count(*) FILTER (WHERE d >= " + lo + ") AS bl"
+	bcols += ", bl"
 	rng := `e.ts >= ` + from + ` AND e.ts < ` + to + ` AND e.session_id IS NOT NULL`
 	k, m := sp.orderKey64()
 	us := func(k string) string { return k + " // " + strconv.FormatInt(m, 10) }
 	q := `WITH a AS (SELECT hash(e.session_id) AS s, ` + k + ` AS k FROM events e WHERE ` + rng + ` AND ` + within + `),
 v AS (SELECT hash(e.session_id) AS s, ` + k + ` AS k, ` + key + ` AS key FROM events e WHERE ` + rng + ` AND ` + views + ` AND ` + w + `),
 d AS (SELECT v.key, CASE WHEN a.k IS NOT NULL THEN least((` + us("a.k") + ` - ` + us("v.k") + `) // 1000, ` + capMS + `) END AS d
-	FROM v ASOF LEFT JOIN a ON v.s = a.s AND a.k > v.k)
-SELECT v.key, count(*), quantile_cont(d, 0.5), quantile_cont(d, 0.9), ` + engaged + buckets + `
-FROM d v ` + join + `
-GROUP BY v.key ORDER BY count(*) DESC, v.key NULLS LAST LIMIT ` + b.arg(limit)
+	FROM v ASOF LEFT JOIN a ON v.s = a.s AND a.k > v.k),
+agg AS (SELECT key, count(*) AS n, quantile_cont(d, 0.5) AS p50, quantile_cont(d, 0.9) AS p90` + buckets + `
+	FROM d GROUP BY key ORDER BY n DESC, key NULLS LAST LIMIT ` + b.arg(limit) + `)
+SELECT agg.key, n, p50, p90, ` + engaged + bcols + `
+FROM agg ` + join + `
+ORDER BY n DESC, agg.key NULLS LAST`
 	ans := &DwellAnswer{BucketBoundsMS: DwellBucketsMS[:], Rows: []DwellRow{}}
 	err = e.query(ctx, q, b.args, func(rows *sql.Rows) error {
 		var k sql.NullString

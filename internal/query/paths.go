@@ -92,8 +92,11 @@ func (e *Engine) Paths(ctx context.Context, r PathsRequest) (*PathsAnswer, error
 	if dir < 0 {
 		cmp, ord = "<", "DESC"
 	}
+	// Sessions by a hash of their id, order by orderKey64: fixed-width
+	// keys for the joins and windows (see hashed).
+	k, _ := sp.orderKey64()
 	q := `WITH ev AS (
-	SELECT e.session_id AS sid, ` + orderKey + ` AS k, ` + ma + ` AS ma, ` + views + ` AS mv,
+	SELECT hash(e.session_id) AS sid, ` + k + ` AS k, ` + ma + ` AS ma, ` + views + ` AS mv,
 		CASE WHEN ` + views + ` THEN ` + key + ` ELSE e.event END AS v
 	FROM events e
 	WHERE e.ts >= ` + b.arg(sp.from) + ` AND e.ts < ` + b.arg(sp.to) + ` AND e.session_id IS NOT NULL AND (` + views + ` OR ` + ma + `)),
