@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/actlog/actlog/internal/event"
 	"github.com/actlog/actlog/internal/ingest"
 	"github.com/actlog/actlog/internal/loadgen"
 	"github.com/actlog/actlog/internal/store"
@@ -34,8 +35,6 @@ func bulkLoad(ctx context.Context, o bulkOptions, stdout, progress io.Writer) er
 	if o.Events <= 0 || o.Days <= 0 {
 		return errors.New("--events and --days must be positive")
 	}
-	// Large bodies: each is one group commit of the store.
-	o.Batch = 1000
 	st, err := store.Open(ctx, store.Options{Dir: o.Dir, QueueSize: 64, MemoryLimit: o.MemoryLimit})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -50,24 +49,36 @@ func bulkLoad(ctx context.Context, o bulkOptions, stdout, progress io.Writer) er
 		// spread over days.
 		o.Users = max(16, int(float64(o.Events)/end.Sub(first).Seconds()*30))
 	}
+	// One body (one request's time) holds about one event per member:
+	// with more, a member's journey would run past the body's time and its
+	// events pile up at that instant. Each write takes bodies of about
+	// 1,000 events in all, to keep the store's group commits large.
+	o.Batch = min(max(o.Users, 16), 1000)
 	type body struct {
 		b   []byte
 		now time.Time
 	}
-	bodies := make(chan body, 8)
+	chunks := make(chan []body, 8)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		defer close(bodies)
+		defer close(chunks)
 		gen := loadgen.NewGenerator(o.Seed, o.Users)
+		var chunk []body
+		inChunk := 0
 		for done := 0; done < o.Events; {
 			n := min(o.Batch, o.Events-done)
 			done += n
 			now := first.Add(step * time.Duration(done))
+			chunk = append(chunk, body{gen.Next(nil, n, now), now})
+			if inChunk += n; inChunk < 1000 && done < o.Events {
+				continue
+			}
 			select {
-			case bodies <- body{gen.Next(nil, n, now), now}:
+			case chunks <- chunk:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
+			chunk, inChunk = nil, 0
 		}
 		return nil
 	})
@@ -76,10 +87,15 @@ func bulkLoad(ctx context.Context, o bulkOptions, stdout, progress io.Writer) er
 	for range 2 {
 		g.Go(func() error {
 			dec := ingest.NewBulk(ingest.EnrichOptions{MaxPast: time.Duration(o.Days+1) * 24 * time.Hour})
-			for b := range bodies {
-				batch, err := dec.Decode(b.b, "loadgen", b.now)
-				if err != nil {
-					return fmt.Errorf("decode: %w", err)
+			for chunk := range chunks {
+				batch := &event.Batch{}
+				for _, b := range chunk {
+					one, err := dec.Decode(b.b, "loadgen", b.now)
+					if err != nil {
+						return fmt.Errorf("decode: %w", err)
+					}
+					batch.Events = append(batch.Events, one.Events...)
+					batch.Rejected = append(batch.Rejected, one.Rejected...)
 				}
 				if err := st.Write(gctx, batch); err != nil {
 					return fmt.Errorf("write: %w", err)
