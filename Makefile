@@ -28,8 +28,8 @@ test: ## run every test (race detector on; installs chromium for the browser tes
 	cd tracker && npm ci --no-audit --no-fund && npm test
 	$(MAKE) test-browser
 
-test-browser: build ## the tracker and the dashboard in Debian's chromium against a real actlog serve (installs chromium)
-	command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium)
+test-browser: build ## the tracker and the dashboard in Debian's chromium against a real actlog serve (installs chromium and a Korean font)
+	(command -v chromium && dpkg -s fonts-nanum) >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium fonts-nanum)
 	cd tracker && npm ci --no-audit --no-fund && ACTLOG_BIN=$(CURDIR)/$(BIN) npm run test:browser
 	cd dashboard && (test -d node_modules || npm ci --no-audit --no-fund) && ACTLOG_BIN=$(CURDIR)/$(BIN) npm test
 

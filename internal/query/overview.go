@@ -41,26 +41,9 @@ func (e *Engine) Overview(ctx context.Context, r Range) (*OverviewAnswer, error)
 	if err != nil {
 		return nil, err
 	}
-	now := e.opts.Now().UTC().Truncate(time.Minute)
-	hourAgo := now.Add(-59 * time.Minute)
-	today := now.Truncate(24 * time.Hour)
-	ans := &OverviewAnswer{PerMinute: make([]Minute, 60), TopEvents: []Count{}, TopPages: []Count{}}
-	for i := range ans.PerMinute {
-		ans.PerMinute[i].T = hourAgo.Add(time.Duration(i) * time.Minute)
-	}
-	err = e.query(ctx, `SELECT time_bucket(INTERVAL 1 MINUTE, ts) AS m, count(*) FROM events
-		WHERE ts >= $1 AND ts < $2 GROUP BY 1`, []any{hourAgo, now.Add(time.Minute)}, func(rows *sql.Rows) error {
-		var m time.Time
-		var n int64
-		if err := rows.Scan(&m, &n); err != nil {
-			return err
-		}
-		if i := int(m.Sub(hourAgo) / time.Minute); i >= 0 && i < len(ans.PerMinute) {
-			ans.PerMinute[i].Events = n
-		}
-		return nil
-	})
-	if err != nil {
+	today := e.opts.Now().UTC().Truncate(24 * time.Hour)
+	ans := &OverviewAnswer{TopEvents: []Count{}, TopPages: []Count{}}
+	if ans.PerMinute, err = e.PerMinute(ctx); err != nil {
 		return nil, err
 	}
 	err = e.query(ctx, `WITH `+identities+`
@@ -103,6 +86,33 @@ func (e *Engine) Overview(ctx context.Context, r Range) (*OverviewAnswer, error)
 		return nil, err
 	}
 	return ans, nil
+}
+
+// PerMinute answers the events of the last 60 minutes before now, minute
+// by minute, oldest first, minutes without events included.
+func (e *Engine) PerMinute(ctx context.Context) ([]Minute, error) {
+	now := e.opts.Now().UTC().Truncate(time.Minute)
+	hourAgo := now.Add(-59 * time.Minute)
+	out := make([]Minute, 60)
+	for i := range out {
+		out[i].T = hourAgo.Add(time.Duration(i) * time.Minute)
+	}
+	err := e.query(ctx, `SELECT time_bucket(INTERVAL 1 MINUTE, ts) AS m, count(*) FROM events
+		WHERE ts >= $1 AND ts < $2 GROUP BY 1`, []any{hourAgo, now.Add(time.Minute)}, func(rows *sql.Rows) error {
+		var m time.Time
+		var n int64
+		if err := rows.Scan(&m, &n); err != nil {
+			return err
+		}
+		if i := int(m.Sub(hourAgo) / time.Minute); i >= 0 && i < len(out) {
+			out[i].Events = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // CatalogAnswer is what a range holds, for the dashboard's builders.

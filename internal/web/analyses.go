@@ -53,6 +53,15 @@ func (a *API) registerAnalyses(mux *http.ServeMux) {
 			return overviewAnswer{OverviewAnswer: ov, Kafka: a.lag()}, nil
 		})
 	}))
+	mux.HandleFunc("GET /api/v1/overview/minutes", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		a.answer(w, r, func(ctx context.Context) (any, error) {
+			m, err := e.PerMinute(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"per_minute": m}, nil
+		})
+	}))
 	mux.HandleFunc("GET /api/v1/catalog", a.auth(func(w http.ResponseWriter, r *http.Request) {
 		a.answer(w, r, func(ctx context.Context) (any, error) { return e.Catalog(ctx, rangeParam(r)) })
 	}))

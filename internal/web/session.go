@@ -92,7 +92,8 @@ func (a *API) auth(next http.HandlerFunc) http.HandlerFunc {
 }
 
 // registerSessions serves sign-in (POST, the admin token in the body),
-// whether signed in (GET) and sign-out (DELETE) at /api/v1/session.
+// whether signed in (GET, always 200) and sign-out (DELETE) at
+// /api/v1/session.
 func (a *API) registerSessions(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/v1/session", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
@@ -111,9 +112,9 @@ func (a *API) registerSessions(mux *http.ServeMux) {
 		http.SetCookie(w, a.cookie(r, a.sessions.open(), int(a.sessions.ttl.Seconds())))
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("GET /api/v1/session", a.auth(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]bool{"signed_in": true})
-	}))
+	mux.HandleFunc("GET /api/v1/session", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]bool{"signed_in": a.authorized(r)})
+	})
 	mux.HandleFunc("DELETE /api/v1/session", func(w http.ResponseWriter, r *http.Request) {
 		if c, err := r.Cookie(sessionCookie); err == nil {
 			a.sessions.close(c.Value)
