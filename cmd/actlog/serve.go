@@ -210,7 +210,10 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 		Status:       status,
 	}
 	if st != nil {
-		opts.Analyses = query.New(st.DB(), query.Options{SessionTimeout: time.Duration(cfg.Store.SessionTimeout)})
+		opts.Analyses = query.New(st.DB(), query.Options{
+			SessionTimeout: time.Duration(cfg.Store.SessionTimeout),
+			LinksCaughtUp:  st.LinksCaughtUp,
+		})
 		opts.Saved = st
 		opts.Dashboard = web.DashboardFS()
 	}

@@ -7,7 +7,7 @@
 //
 // Identity: an identify event links its anonymous_id to its user_id (the
 // earliest link of an anonymous_id wins, read from the store's identities
-// table); analyses by user count each event
+// view); analyses by user count each event
 // for coalesce(user_id, linked user of anonymous_id, anonymous_id), so what a
 // member did before logging in counts for the member.
 //

@@ -3,6 +3,8 @@ package query
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -59,10 +61,10 @@ func (e *Engine) Journey(ctx context.Context, r JourneyRequest) (*JourneyAnswer,
 	if limit <= 0 || limit > maxJourney {
 		limit = maxJourney
 	}
-	// Two lookups in identities by index: the member (the id itself, or
-	// the member an anonymous id is linked to), then the anonymous ids
-	// linked to it — their events before login, which carry no user_id, are
-	// the member's.
+	// Lookups by index: the member (the id itself, or the member an
+	// anonymous id is linked to first), then the anonymous ids first linked
+	// to it — their events before login, which carry no user_id, are the
+	// member's.
 	member := r.ID
 	err = e.query(ctx, `SELECT user_id FROM identities WHERE anonymous_id = $1`, []any{r.ID}, func(rows *sql.Rows) error {
 		return rows.Scan(&member)
@@ -70,17 +72,45 @@ func (e *Engine) Journey(ctx context.Context, r JourneyRequest) (*JourneyAnswer,
 	if err != nil {
 		return nil, err
 	}
-	anons := []any{member}
-	err = e.query(ctx, `SELECT anonymous_id FROM identities WHERE user_id = $1 ORDER BY 1`, []any{member}, func(rows *sql.Rows) error {
+	// The anonymous ids ever linked to the member, and of those the ones
+	// whose first link is the member: by index in identity_links when it
+	// is caught up (the usual case: the store catches up every second);
+	// else through the views, which read the newest identifies too.
+	links, firsts := "identity_links", "SELECT anonymous_id FROM identity_links WHERE anonymous_id IN (%s) GROUP BY 1 HAVING arg_min(user_id, (ts, user_id)) = $1 ORDER BY 1"
+	if e.opts.LinksCaughtUp == nil || !e.opts.LinksCaughtUp() {
+		links, firsts = "identity_links_all", "SELECT anonymous_id FROM identities WHERE anonymous_id IN (%s) AND user_id = $1 ORDER BY 1"
+	}
+	var cands []any
+	err = e.query(ctx, `SELECT DISTINCT anonymous_id FROM `+links+` WHERE user_id = $1`, []any{member}, func(rows *sql.Rows) error {
 		var a string
 		if err := rows.Scan(&a); err != nil {
 			return err
 		}
-		anons = append(anons, a)
+		cands = append(cands, a)
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	// Of those, the ones whose first link is the member.
+	anons := []any{member}
+	if len(cands) > 0 {
+		ph := make([]string, len(cands))
+		for i := range cands {
+			ph[i] = "$" + strconv.Itoa(i+2)
+		}
+		err = e.query(ctx, fmt.Sprintf(firsts, strings.Join(ph, ", ")),
+			append([]any{member}, cands...), func(rows *sql.Rows) error {
+				var a string
+				if err := rows.Scan(&a); err != nil {
+					return err
+				}
+				anons = append(anons, a)
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
 	}
 	var b builder
 	id := b.arg(member)

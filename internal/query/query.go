@@ -25,6 +25,11 @@ type Options struct {
 	// DefaultRange is the time range of a request that names none; default
 	// the last 30 days.
 	DefaultRange time.Duration
+	// LinksCaughtUp reports whether the store's identity_links holds every
+	// link, so that the journey may read them alone, by index, rather than
+	// the identities view (exact, but reading the newest events too); nil
+	// always reads the view.
+	LinksCaughtUp func() bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -247,7 +252,7 @@ func (b *builder) typed(expr string, k kind, v any, op string) (string, any, err
 }
 
 // identities links each identified anonymous_id to its member: the user_id
-// of its earliest identify event, kept by the store's writer.
+// of its earliest identify event, from the links the store's writer keeps.
 const identities = `ids AS (SELECT anonymous_id AS aid, user_id AS uid FROM identities)`
 
 // memberExpr is the member of an events row aliased e joined with ids.

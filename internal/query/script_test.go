@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,17 +218,51 @@ func TestScripts(t *testing.T) {
 		t.Fatalf("no scripts: %v", err)
 	}
 	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
-			t.Parallel()
-			runScript(t, file)
-		})
+		name := strings.TrimSuffix(filepath.Base(file), ".txt")
+		// Each script runs twice: with the identity links caught up (the
+		// store reopened after each load, and the analyses told so), and
+		// with them behind (the views read the newest identifies).
+		for _, caughtUp := range []bool{false, true} {
+			mode := "links-behind"
+			if caughtUp {
+				mode = "links-caught-up"
+			}
+			t.Run(name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				if update && caughtUp {
+					t.Skip("wants are rewritten from the other run")
+				}
+				runScript(t, file, caughtUp)
+			})
+		}
 	}
 }
 
-func runScript(t *testing.T, file string) {
+func runScript(t *testing.T, file string, caughtUp bool) {
 	ctx := context.Background()
-	st := openStore(t)
-	eng := query.New(st.DB(), query.Options{Now: func() time.Time { return time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC) }})
+	dir := t.TempDir()
+	var st *store.Store
+	var eng *query.Engine
+	open := func() {
+		t.Helper()
+		if st != nil {
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var err error
+		// Links behind: the writer never catches up by itself.
+		st, err = store.Open(ctx, store.Options{Dir: dir, LinksInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng = query.New(st.DB(), query.Options{
+			Now:           func() time.Time { return time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC) },
+			LinksCaughtUp: st.LinksCaughtUp,
+		})
+	}
+	open()
+	t.Cleanup(func() { st.Close() })
 	blocks := readBlocks(t, file)
 	var got any
 	var gotErr error
@@ -259,6 +294,14 @@ func runScript(t *testing.T, file string) {
 			}
 			if err := st.Write(ctx, &batch); err != nil {
 				t.Fatalf("%s: store: %v", at, err)
+			}
+			if caughtUp {
+				open() // a store catches its links up when it opens
+				if !st.LinksCaughtUp() {
+					t.Fatalf("%s: links not caught up after reopening", at)
+				}
+			} else if slices.ContainsFunc(batch.Events, func(e event.Event) bool { return e.Type == event.Identify }) && st.LinksCaughtUp() {
+				t.Fatalf("%s: links caught up after storing identifies", at)
 			}
 		case "want":
 			if gotErr != nil {

@@ -1,8 +1,9 @@
 // Package store owns actlog's DuckDB database: the schema and its
 // migrations, the single writer that group-commits batches of events
 // (deduplicated by source and messageId, with derived sessions, and the
-// identities table of each anonymous id's first link to a member, kept in
-// the same transaction), and read-only SQL.
+// identity links of anonymous ids to members appended between commits,
+// read through the identities view), the dashboard's saved reports, and
+// read-only SQL.
 //
 // Concurrency: Write may be called from any number of goroutines; every
 // write goes through one writer goroutine, started by Open and stopped by

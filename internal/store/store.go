@@ -41,10 +41,15 @@ type Options struct {
 	// grow to hundreds of milliseconds. The log still checkpoints by itself
 	// past 256 MB should the background fall behind.
 	CheckpointInterval time.Duration
-	MemoryLimit        string // DuckDB memory_limit, e.g. "2GB"; default DuckDB's
-	Threads            int    // DuckDB threads; default DuckDB's (all cores)
-	Logger             *slog.Logger
-	Registerer         prometheus.Registerer
+	// LinksInterval is how often, at most, the writer appends the links of
+	// newly stored identify events to identity_links, off the commits' path
+	// (default 1 s). The identities view is exact at any time: it reads the
+	// identifies stored since the last time itself.
+	LinksInterval time.Duration
+	MemoryLimit   string // DuckDB memory_limit, e.g. "2GB"; default DuckDB's
+	Threads       int    // DuckDB threads; default DuckDB's (all cores)
+	Logger        *slog.Logger
+	Registerer    prometheus.Registerer
 }
 
 func (o *Options) setDefaults() {
@@ -65,6 +70,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = 5 * time.Second
+	}
+	if o.LinksInterval <= 0 {
+		o.LinksInterval = time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -88,8 +96,12 @@ type Store struct {
 	closed   bool
 	dedupe   *dedupe
 	sessions *sessionizer
-	metrics  *metrics
-	keys     []uint64 // scratch of the writer
+	linksDue bool // identifies were stored since the links last caught up (writer-owned)
+	// linksBehind is linksDue for readers: identity_links lacks the links
+	// of some stored identifies, which only the views' tail holds.
+	linksBehind atomic.Bool
+	metrics     *metrics
+	keys        []uint64 // scratch of the writer
 
 	insertEvents string            // the query appender's INSERT
 	eventTypes   []duckdb.TypeInfo // the appended columns' types
@@ -146,6 +158,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.log.Info("store opened", "path", path, "dedupe_ids", s.dedupe.size(), "live_sessions", len(s.sessions.live), "restore", time.Since(start).Round(time.Millisecond))
 	if s.wconn, err = db.Conn(ctx); err != nil {
 		return fail(fmt.Errorf("writer connection: %w", err))
+	}
+	// Links of identifies stored before a crash.
+	if err := s.catchUpLinks(ctx, s.wconn); err != nil {
+		_ = s.wconn.Close()
+		return fail(err)
 	}
 	s.metrics = newMetrics(opts.Registerer, s)
 	go s.run()
@@ -268,6 +285,12 @@ func eventAppenderSpec() (string, []duckdb.TypeInfo, error) {
 	q := "INSERT INTO events (" + strings.Join(eventColumns[:], ", ") + ") SELECT " + strings.Join(sel, ", ") + " FROM appended_data"
 	return q, types, nil
 }
+
+// LinksCaughtUp reports whether identity_links holds the links of every
+// identify stored so far, so a reader may skip the views' tail of newer
+// identify events (an identify committed just after may be missed, as if
+// the reader had come a moment earlier).
+func (s *Store) LinksCaughtUp() bool { return !s.linksBehind.Load() }
 
 // DB is the store's database handle for read queries by other packages of
 // this module. Writes must go through Write.

@@ -284,8 +284,10 @@ func TestIdentitiesKeepFirstLink(t *testing.T) {
 				identify(fmt.Sprintf("n%d", i), "", user, base), identify(fmt.Sprintf("m%d", i), anon, "", base))
 		}
 	}
+	var written []event.Event
 	write := func(s *Store, events []event.Event) {
 		t.Helper()
+		written = append(written, events...)
 		var wg sync.WaitGroup
 		for len(events) > 0 {
 			n := min(len(events), 1+rng.IntN(30))
@@ -305,8 +307,8 @@ func TestIdentitiesKeepFirstLink(t *testing.T) {
 	check := func(s *Store) {
 		t.Helper()
 		want := map[string]identity{}
-		for i := range all {
-			want = addLink(want, &all[i])
+		for i := range written {
+			want = addLink(want, &written[i])
 		}
 		rows, err := s.DB().QueryContext(ctx, "SELECT anonymous_id, user_id, ts FROM identities")
 		if err != nil {
@@ -329,14 +331,51 @@ func TestIdentitiesKeepFirstLink(t *testing.T) {
 			t.Errorf("identities has %d anonymous ids, want %d", n, len(want))
 		}
 	}
+	// pending counts the identify events whose links are not yet in
+	// identity_links (the views read those themselves).
+	pending := func(s *Store) int64 {
+		t.Helper()
+		return count(t, s, `SELECT count(*) FROM events WHERE rowid > (SELECT through FROM identity_state) AND type = 'identify'`)
+	}
 	s := openStore(t, dir)
 	half := len(all) / 2
 	write(s, all[half:]) // the later half of the ids first
+	check(s)             // exact at once, links caught up or not
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, Options{Dir: dir, LinksInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if n := pending(s); n != 0 {
+		t.Fatalf("after a close and reopen, %d identifies have no link", n)
+	}
+	write(s, all[:half])
+	check(s)
+	// The writer catches the links up between commits.
+	deadline := time.Now().Add(10 * time.Second)
+	for pending(s) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := pending(s); n != 0 {
+		t.Fatalf("%d identifies still have no link", n)
+	}
+	check(s)
+	// A crash between a commit and the catch-up loses no link: a reopened
+	// store catches up (here, through is moved back as if it had not).
+	if _, err := s.DB().ExecContext(ctx, "UPDATE identity_state SET through = -1; DELETE FROM identity_links"); err != nil {
+		t.Fatal(err)
+	}
+	check(s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openStore(t, dir)
-	write(s, all[:half])
+	if n := pending(s); n != 0 || count(t, s, "SELECT count(*) FROM identity_links") == 0 {
+		t.Fatalf("after reopening: %d identifies without a link", n)
+	}
 	check(s)
 	// Oracle check: addLink must agree with the migration's SQL rule.
 	if got := count(t, s, `SELECT count(*) FROM (SELECT anonymous_id, arg_min(user_id, (ts, user_id)) AS user_id FROM events
@@ -345,11 +384,31 @@ func TestIdentitiesKeepFirstLink(t *testing.T) {
 		t.Errorf("identities disagrees with the events for %d anonymous ids", count(t, s, "SELECT count(*) FROM identities")-got)
 	}
 	// A store of schema 3 gets identities from its events on upgrade.
-	if _, err := s.DB().ExecContext(ctx, "DROP TABLE identities; DROP TABLE saved_reports; DELETE FROM schema_migrations WHERE version >= 4"); err != nil {
+	if _, err := s.DB().ExecContext(ctx, "DROP VIEW identities; DROP VIEW identity_links_all; DROP TABLE identity_links; DROP TABLE identity_state; DROP TABLE saved_reports; DELETE FROM schema_migrations WHERE version >= 4"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	check(openStore(t, dir))
+}
+
+// identity is a link of an anonymous id to a member: the test's oracle.
+type identity struct {
+	userID string
+	ts     time.Time
+}
+
+// addLink adds the link e makes, if any, to m when it comes before the one
+// m holds: the earlier, and of two at the same time the least user id.
+func addLink(m map[string]identity, e *event.Event) map[string]identity {
+	if e.Type != event.Identify || e.AnonymousID == "" || e.UserID == "" {
+		return m
+	}
+	l := identity{userID: e.UserID, ts: e.TS}
+	if cur, ok := m[e.AnonymousID]; ok && !(l.ts.Before(cur.ts) || l.ts.Equal(cur.ts) && l.userID < cur.userID) {
+		return m
+	}
+	m[e.AnonymousID] = l
+	return m
 }

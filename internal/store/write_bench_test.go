@@ -66,3 +66,25 @@ func BenchmarkWriteConcurrent(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(per*64*10)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkWriteSerialIdentify is BenchmarkWriteSerial with a login in
+// every commit: the identity links must not cost the commit.
+func BenchmarkWriteSerialIdentify(b *testing.B) {
+	s, err := Open(context.Background(), Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now().UTC()
+	b.ResetTimer()
+	for i := range b.N {
+		bb := benchBatch(strconv.Itoa(i)+"-", 10, now)
+		bb.Events[9].Type = event.Identify
+		bb.Events[9].AnonymousID = "anon-" + strconv.Itoa(i)
+		bb.Events[9].UserID = "u-" + strconv.Itoa(i)
+		if err := s.Write(context.Background(), bb); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*10)/b.Elapsed().Seconds(), "events/s")
+}

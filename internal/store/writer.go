@@ -2,9 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,6 +31,8 @@ func (s *Store) run() {
 	defer close(s.done)
 	maint := time.NewTicker(time.Minute)
 	defer maint.Stop()
+	links := time.NewTicker(s.opts.LinksInterval)
+	defer links.Stop()
 	group := make([]*writeReq, 0, 256)
 	for {
 		group = group[:0]
@@ -40,8 +42,12 @@ func (s *Store) run() {
 		case <-maint.C:
 			s.maintain(time.Now())
 			continue
+		case <-links.C:
+			s.catchUp()
+			continue
 		case <-s.stop:
 			s.drain()
+			s.catchUp()
 			return
 		}
 		group = s.fill(group)
@@ -134,12 +140,11 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 	seen := make(map[uint64]struct{}, 64)
 	explicit := false
 	for _, r := range group {
-		if len(r.batch.Rejected) > 0 || len(r.batch.Offsets) > 0 || linksIdentity(r.batch.Events) {
+		if len(r.batch.Rejected) > 0 || len(r.batch.Offsets) > 0 {
 			explicit = true
 			break
 		}
 	}
-	var links map[string]identity
 	if explicit {
 		if _, err := s.wconn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 			return res, fmt.Errorf("begin: %w", err)
@@ -188,7 +193,10 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 				if err := ev.AppendRow(eventRow(e, k)...); err != nil {
 					return fmt.Errorf("append event: %w", err)
 				}
-				links = addLink(links, e)
+				if e.Type == event.Identify {
+					s.linksDue = true
+					s.linksBehind.Store(true) // before the commit shows the event
+				}
 				res.events++
 			}
 		}
@@ -201,9 +209,6 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 			return nil
 		}
 		if err := s.commitOffsets(ctx, conn, group, now); err != nil {
-			return err
-		}
-		if err := commitLinks(ctx, conn, links); err != nil {
 			return err
 		}
 		rj, err := duckdb.NewAppenderFromConn(conn, "", "rejected")
@@ -235,6 +240,21 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 	s.sessions.commit()
 	s.dedupe.add(keys, now)
 	return res, nil
+}
+
+// catchUp catches the identity links up when identify events were stored
+// since it last did.
+func (s *Store) catchUp() {
+	if !s.linksDue {
+		return
+	}
+	s.linksDue = false
+	if err := s.catchUpLinks(context.Background(), s.wconn); err != nil {
+		s.linksDue = true // the view reads the newer identifies meanwhile
+		s.log.Error("identity links", "err", err)
+		return
+	}
+	s.linksBehind.Store(false)
 }
 
 // maintain runs between commits: it forgets idle sessions and rotates the
@@ -325,91 +345,44 @@ func (s *Store) commitOffsets(ctx context.Context, conn driver.Conn, group []*wr
 	return nil
 }
 
-// identity is the earliest link of an anonymous id to a member.
-type identity struct {
-	userID string
-	ts     time.Time
-}
-
-// before reports whether link a wins over b: the earlier, and of two at the
-// same time the least user id (the rule of the identities migration).
-func (a identity) before(b identity) bool {
-	return a.ts.Before(b.ts) || a.ts.Equal(b.ts) && a.userID < b.userID
-}
-
-// linksIdentity reports whether events hold an identify linking an
-// anonymous id to a member.
-func linksIdentity(events []event.Event) bool {
-	for i := range events {
-		if links(&events[i]) {
-			return true
-		}
+// catchUpLinks appends to identity_links the links made by the identify
+// events stored since the last catch-up (rowid above identity_state's
+// through), and moves through, in one transaction. It runs in the writer
+// goroutine (or before it starts), between commits: no row is appended
+// meanwhile, so every row up to the new through is committed. Until then,
+// the identities view reads the newer identify events itself.
+func (s *Store) catchUpLinks(ctx context.Context, ex execQuerier) error {
+	var through, last int64
+	if err := ex.QueryRowContext(ctx, `SELECT through FROM identity_state`).Scan(&through); err != nil {
+		return fmt.Errorf("read identity state: %w", err)
 	}
-	return false
-}
-
-func links(e *event.Event) bool {
-	return e.Type == event.Identify && e.AnonymousID != "" && e.UserID != ""
-}
-
-// addLink adds the link e makes, if any, to m (made on first use) and
-// answers m.
-func addLink(m map[string]identity, e *event.Event) map[string]identity {
-	if !links(e) {
-		return m
+	if err := ex.QueryRowContext(ctx, `SELECT coalesce(max(rowid), ?) FROM events WHERE rowid > ?`, through, through).Scan(&last); err != nil {
+		return fmt.Errorf("read last rowid: %w", err)
 	}
-	l := identity{userID: e.UserID, ts: e.TS}
-	if cur, ok := m[e.AnonymousID]; ok && !l.before(cur) {
-		return m
-	}
-	if m == nil {
-		m = map[string]identity{}
-	}
-	m[e.AnonymousID] = l
-	return m
-}
-
-// maxLinksPerInsert bounds the rows of one identities upsert (3 parameters
-// each).
-const maxLinksPerInsert = 256
-
-// commitLinks records, in the transaction of the rows, the links the group
-// makes, keeping for each anonymous id the link that came first.
-func commitLinks(ctx context.Context, conn driver.Conn, m map[string]identity) error {
-	if len(m) == 0 {
+	if last == through {
 		return nil
 	}
-	ex, ok := conn.(driver.ExecerContext)
-	if !ok {
-		return fmt.Errorf("store identities: connection cannot execute")
+	if _, err := ex.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return fmt.Errorf("begin identity links: %w", err)
 	}
-	anons := make([]string, 0, len(m))
-	for a := range m {
-		anons = append(anons, a)
+	_, err := ex.ExecContext(ctx, `INSERT INTO identity_links SELECT anonymous_id, user_id, ts FROM events
+		WHERE rowid > ? AND rowid <= ? AND type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL`, through, last)
+	if err == nil {
+		_, err = ex.ExecContext(ctx, `UPDATE identity_state SET through = ?`, last)
 	}
-	sort.Strings(anons)
-	for len(anons) > 0 {
-		n := min(len(anons), maxLinksPerInsert)
-		var q strings.Builder
-		q.WriteString("INSERT INTO identities VALUES ")
-		args := make([]driver.NamedValue, 0, 3*n)
-		for i, a := range anons[:n] {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?, ?)")
-			l := m[a]
-			args = append(args,
-				driver.NamedValue{Ordinal: len(args) + 1, Value: a},
-				driver.NamedValue{Ordinal: len(args) + 2, Value: l.userID},
-				driver.NamedValue{Ordinal: len(args) + 3, Value: l.ts})
-		}
-		q.WriteString(` ON CONFLICT (anonymous_id) DO UPDATE SET user_id = excluded.user_id, ts = excluded.ts
-			WHERE excluded.ts < identities.ts OR (excluded.ts = identities.ts AND excluded.user_id < identities.user_id)`)
-		if _, err := ex.ExecContext(ctx, q.String(), args); err != nil {
-			return fmt.Errorf("store identities: %w", err)
-		}
-		anons = anons[n:]
+	if err == nil {
+		_, err = ex.ExecContext(ctx, "COMMIT")
+	}
+	if err != nil {
+		_, _ = ex.ExecContext(context.Background(), "ROLLBACK")
+		return fmt.Errorf("catch up identity links: %w", err)
 	}
 	return nil
+}
+
+// execQuerier is the writer's *sql.Conn (one connection: the transaction
+// holds).
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
