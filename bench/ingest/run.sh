@@ -5,6 +5,9 @@
 #
 # Usage: bash bench/ingest/run.sh            (from the repository root)
 # Env:   DURATION=20s  PEAK_DURATION=60s  CONCURRENCY=64  BATCH=10  ROUNDS=2
+#        LARGE_STORE=DIR: also run max throughput and the peak against the
+#        store in DIR (e.g. one filled by bench/query/run.sh; events are
+#        added to it), after the runs on fresh stores
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-20s}
@@ -25,10 +28,10 @@ start_baseline() {
   bin/baseline -listen "127.0.0.1:$BPORT" -batch "$BATCH" & BPID=$!; pids+=("$BPID")
   wait_up "http://127.0.0.1:$BPORT/"
 }
-start_actlog() { # [data dir]
+start_actlog() { # [data dir [keep]]
   APORT=$(free_port)
   DATA=${1:-$work/data}
-  rm -rf "$DATA"
+  [ -n "${2:-}" ] || rm -rf "$DATA"
   cat > "$work/actlog.yaml" <<YAML
 listen: 127.0.0.1:$APORT
 data_dir: $DATA
@@ -39,7 +42,7 @@ sources:
     write_key: bench-write-key
 YAML
   bin/actlog serve --config "$work/actlog.yaml" >/dev/null 2>"$work/actlog.log" & APID=$!; pids+=("$APID")
-  wait_up "http://127.0.0.1:$APORT/readyz"
+  wait_up "http://127.0.0.1:$APORT/readyz" 3000 # a large store takes a while to open
 }
 
 loadgen() { # url key extra-args...
@@ -84,6 +87,17 @@ if [ -d /dev/shm ] && [ -w /dev/shm ]; then
   echo "actlog   peak (tmpfs): rss_mb=$(rss_mb "$APID") $(summary "$OUT/actlog-peak-tmpfs.json")"
   stop_pid "$APID"
   rm -rf "$shm"
+fi
+
+if [ -n "${LARGE_STORE:-}" ]; then
+  rows=$(du -sh "$LARGE_STORE" | cut -f1)
+  echo "== against the large store $LARGE_STORE ($rows): max throughput for $DURATION, then 333 req/s for $PEAK_DURATION"
+  start_actlog "$LARGE_STORE" keep
+  loadgen "http://127.0.0.1:$APORT" bench-write-key --rate 0 --concurrency "$CONCURRENCY" --duration "$DURATION" > "$OUT/actlog-large-max.json"
+  echo "actlog   large max:   rss_mb=$(rss_mb "$APID") $(summary "$OUT/actlog-large-max.json")"
+  loadgen "http://127.0.0.1:$APORT" bench-write-key --rate 333 --duration "$PEAK_DURATION" > "$OUT/actlog-large-peak.json"
+  echo "actlog   large peak:  rss_mb=$(rss_mb "$APID") $(summary "$OUT/actlog-large-peak.json")"
+  stop_pid "$APID"
 fi
 
 echo "== the data disk: fdatasync of 4 KiB appends"

@@ -61,27 +61,31 @@ func (e *Engine) Journey(ctx context.Context, r JourneyRequest) (*JourneyAnswer,
 	if limit <= 0 || limit > maxJourney {
 		limit = maxJourney
 	}
-	// Lookups by index: the member (the id itself, or the member an
-	// anonymous id is linked to first), then the anonymous ids first linked
-	// to it — their events before login, which carry no user_id, are the
-	// member's.
+	// The member (the id itself, or the member an anonymous id is linked
+	// to first), then the anonymous ids first linked to it — their events
+	// before login, which carry no user_id, are the member's.
+	// The links come from identity_links by index; when the store has not
+	// caught up with the newest identifies, those too, read by rowid (a
+	// MATERIALIZED tail: with an id filter pushed in, DuckDB would scan
+	// the id column of every event instead).
+	l := `WITH l AS (SELECT anonymous_id, user_id, ts FROM identity_links) `
+	if e.opts.LinksCaughtUp == nil || !e.opts.LinksCaughtUp() {
+		l = `WITH tail AS MATERIALIZED (SELECT anonymous_id, user_id, ts FROM events
+			WHERE rowid > (SELECT through FROM identity_state) AND type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL),
+		l AS (SELECT anonymous_id, user_id, ts FROM identity_links UNION ALL SELECT * FROM tail) `
+	}
 	member := r.ID
-	err = e.query(ctx, `SELECT user_id FROM identities WHERE anonymous_id = $1`, []any{r.ID}, func(rows *sql.Rows) error {
+	err = e.query(ctx, l+`SELECT arg_min(user_id, (ts, user_id)) FROM l WHERE anonymous_id = $1 HAVING count(*) > 0`, []any{r.ID}, func(rows *sql.Rows) error {
 		return rows.Scan(&member)
 	})
 	if err != nil {
 		return nil, err
 	}
 	// The anonymous ids ever linked to the member, and of those the ones
-	// whose first link is the member: by index in identity_links when it
-	// is caught up (the usual case: the store catches up every second);
-	// else through the views, which read the newest identifies too.
-	links, firsts := "identity_links", "SELECT anonymous_id FROM identity_links WHERE anonymous_id IN (%s) GROUP BY 1 HAVING arg_min(user_id, (ts, user_id)) = $1 ORDER BY 1"
-	if e.opts.LinksCaughtUp == nil || !e.opts.LinksCaughtUp() {
-		links, firsts = "identity_links_all", "SELECT anonymous_id FROM identities WHERE anonymous_id IN (%s) AND user_id = $1 ORDER BY 1"
-	}
+	// whose first link is the member.
+	firsts := l + `SELECT anonymous_id FROM l WHERE anonymous_id IN (%s) GROUP BY 1 HAVING arg_min(user_id, (ts, user_id)) = $1 ORDER BY 1`
 	var cands []any
-	err = e.query(ctx, `SELECT DISTINCT anonymous_id FROM `+links+` WHERE user_id = $1`, []any{member}, func(rows *sql.Rows) error {
+	err = e.query(ctx, l+`SELECT DISTINCT anonymous_id FROM l WHERE user_id = $1`, []any{member}, func(rows *sql.Rows) error {
 		var a string
 		if err := rows.Scan(&a); err != nil {
 			return err
@@ -121,10 +125,15 @@ func (e *Engine) Journey(ctx context.Context, r JourneyRequest) (*JourneyAnswer,
 	from, to := b.arg(sp.from), b.arg(sp.to)
 	capMS := b.arg(e.opts.SessionTimeout.Milliseconds())
 	lim := b.arg(limit + 1)
-	// Two branches, each a lookup by one index.
-	q := `WITH byUser AS MATERIALIZED (SELECT * FROM events WHERE user_id = ` + id + `),
-byAnon AS MATERIALIZED (SELECT * FROM events WHERE anonymous_id IN (` + strings.Join(ph, ", ") + `)),
-mine AS (SELECT * FROM byUser UNION ALL SELECT * FROM byAnon WHERE user_id IS NULL)
+	// One scan per id, each with its equality pushed into the scan, so
+	// that only the matching rows' other columns are read (the events table
+	// has no index: see schema version 9). An OR of the ids, or an IN list,
+	// is applied after the scan instead and reads every column.
+	var byAnon strings.Builder
+	for _, p := range ph {
+		byAnon.WriteString("\n\tUNION ALL SELECT * FROM events WHERE anonymous_id = " + p + " AND user_id IS NULL")
+	}
+	q := `WITH mine AS (SELECT * FROM events WHERE user_id = ` + id + byAnon.String() + `)
 SELECT ts, seq, session_id, coalesce(event, type), type, source, anonymous_id, user_id,
 	page_path, screen_name, section, banner, device_type,
 	CASE WHEN lead(ts) OVER w IS NOT NULL THEN least(epoch_ms(lead(ts) OVER w) - epoch_ms(ts), ` + capMS + `) END AS dwell_ms

@@ -136,6 +136,13 @@ CREATE VIEW identity_links_all AS
 CREATE VIEW identities AS
 	SELECT anonymous_id, arg_min(user_id, (ts, user_id)) AS user_id, min(ts) AS ts
 	FROM identity_links_all GROUP BY anonymous_id;`,
+	// 9: no index on the events: inserts into two indexes of random ids
+	// grew with the table until, at 100 million rows, the collector fell
+	// below the reference peak (bench/RESULTS.md); the journey scans the
+	// two id columns instead.
+	9: `
+DROP INDEX IF EXISTS events_user_id;
+DROP INDEX IF EXISTS events_anonymous_id;`,
 }
 
 // SchemaVersion is the schema version this build writes.
