@@ -84,11 +84,7 @@ var fixture = []fixtureEvent{
 func newAnalysesServer(t *testing.T, evs []fixtureEvent) (*httptest.Server, *API, *store.Store) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openTestStore(t)
 	if len(evs) > 0 {
 		b := &event.Batch{}
 		for i := len(evs) - 1; i >= 0; i-- {
@@ -110,6 +106,18 @@ func newAnalysesServer(t *testing.T, evs []fixtureEvent) (*httptest.Server, *API
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, api, st
+}
+
+// openTestStore opens a store in a temporary folder, closed at the end of
+// the test.
+func openTestStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }
 
 // call sends one request and answers the response (its body read) and the

@@ -51,11 +51,7 @@ var testDashboard = fstest.MapFS{
 func newDashboardServer(t *testing.T, clk *clock, ui fstest.MapFS, lag func() map[string]map[int32]int64) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := openTestStore(t)
 	b := &event.Batch{}
 	for _, f := range fixture {
 		b.Events = append(b.Events, f.event(t))
