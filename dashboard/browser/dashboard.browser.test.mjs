@@ -91,6 +91,7 @@ async function answerOf(page, endpoint, action) {
 }
 
 async function done({ page, errors, context }, name) {
+  await sleep(1200); // charts draw in (a Sankey takes about a second)
   await page.screenshot({ path: join(artifacts, name + '.png'), fullPage: true });
   assert.deepEqual(errors, [], `console errors on ${name}`);
   await context.close();
