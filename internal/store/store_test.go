@@ -412,3 +412,16 @@ func addLink(m map[string]identity, e *event.Event) map[string]identity {
 	m[e.AnonymousID] = l
 	return m
 }
+
+func TestCheckpointWait(t *testing.T) {
+	for _, c := range []struct{ took, want time.Duration }{
+		{0, 5 * time.Second},
+		{50 * time.Millisecond, 5 * time.Second},   // 10M events: the interval
+		{250 * time.Millisecond, 5 * time.Second},  // at the limit
+		{600 * time.Millisecond, 12 * time.Second}, // 100M events: spaced out
+	} {
+		if got := checkpointWait(5*time.Second, c.took); got != c.want {
+			t.Errorf("checkpointWait(5s, %v) = %v, want %v", c.took, got, c.want)
+		}
+	}
+}
