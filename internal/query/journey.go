@@ -64,10 +64,10 @@ func (e *Engine) Journey(ctx context.Context, r JourneyRequest) (*JourneyAnswer,
 	// The member (the id itself, or the member an anonymous id is linked
 	// to first), then the anonymous ids first linked to it — their events
 	// before login, which carry no user_id, are the member's.
-	// The links come from identity_links by index; when the store has not
-	// caught up with the newest identifies, those too, read by rowid (a
-	// MATERIALIZED tail: with an id filter pushed in, DuckDB would scan
-	// the id column of every event instead).
+	// The links come from identity_links (a small table, scanned); when
+	// the store has not caught up with the newest identifies, those too,
+	// read by rowid (a MATERIALIZED tail: with an id filter pushed in,
+	// DuckDB would scan the id column of every event instead).
 	l := `WITH l AS (SELECT anonymous_id, user_id, ts FROM identity_links) `
 	if e.opts.LinksCaughtUp == nil || !e.opts.LinksCaughtUp() {
 		l = `WITH tail AS MATERIALIZED (SELECT anonymous_id, user_id, ts FROM events
@@ -127,7 +127,7 @@ func (e *Engine) Journey(ctx context.Context, r JourneyRequest) (*JourneyAnswer,
 	lim := b.arg(limit + 1)
 	// One scan per id, each with its equality pushed into the scan, so
 	// that only the matching rows' other columns are read (the events table
-	// has no index: see schema version 9). An OR of the ids, or an IN list,
+	// has no index: see schema versions 9 and 10). An OR of the ids, or an IN list,
 	// is applied after the scan instead and reads every column.
 	var byAnon strings.Builder
 	for _, p := range ph {

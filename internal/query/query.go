@@ -26,9 +26,9 @@ type Options struct {
 	// the last 30 days.
 	DefaultRange time.Duration
 	// LinksCaughtUp reports whether the store's identity_links holds every
-	// link, so that the journey may read them alone, by index, rather than
-	// the identities view (exact, but reading the newest events too); nil
-	// always reads the view.
+	// link, so that the journey may read them alone rather than with the
+	// identify events stored since (exact either way; the tail costs a scan
+	// by rowid); nil always reads the tail.
 	LinksCaughtUp func() bool
 	// Now is the clock; default time.Now.
 	Now func() time.Time
