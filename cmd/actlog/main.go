@@ -76,9 +76,9 @@ func newLogger(w io.Writer, cfg LogConfig) *slog.Logger {
 	_ = lvl.UnmarshalText([]byte(strings.ToUpper(cfg.Level)))
 	opts := &slog.HandlerOptions{Level: lvl}
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(requestIDHandler{slog.NewJSONHandler(w, opts)})
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(requestIDHandler{slog.NewTextHandler(w, opts)})
 }
 
 // stringList is a repeatable string flag.

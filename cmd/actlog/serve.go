@@ -249,7 +249,7 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           withRequestIDs(mux),
 		ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout),
 		ReadTimeout:       time.Duration(cfg.HTTP.ReadTimeout),
 		WriteTimeout:      time.Duration(cfg.HTTP.WriteTimeout),

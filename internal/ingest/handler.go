@@ -197,6 +197,8 @@ func (h *Handler) route(t event.Type) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		h.metrics.inFlight.Inc()
+		defer h.metrics.inFlight.Dec()
 		code := h.serve(w, r, t)
 		h.metrics.observe(name, code, time.Since(start))
 	})
@@ -291,7 +293,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t event.Type) in
 		if err := h.sink.Write(ctx, batch); err != nil {
 			h.metrics.sinkErrors.Inc()
 			if r.Context().Err() == nil {
-				h.log.Warn("sink write failed", "source", src.Name, "events", len(batch.Events), "err", err)
+				h.log.WarnContext(r.Context(), "sink write failed", "source", src.Name, "events", len(batch.Events), "err", err)
 			}
 			w.Header().Set("Retry-After", retryAfter(h.opts.RetryAfter))
 			return writeError(w, http.StatusServiceUnavailable, "events could not be made durable in time; retry")
@@ -300,6 +302,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t event.Type) in
 	h.metrics.events.WithLabelValues(src.Name, "accepted").Add(float64(len(batch.Events)))
 	if len(batch.Rejected) > 0 {
 		h.metrics.events.WithLabelValues(src.Name, "rejected").Add(float64(len(batch.Rejected)))
+		for _, x := range batch.Rejected {
+			h.metrics.rejected.WithLabelValues(src.Name, reasonClass(x.Reason)).Inc()
+		}
 	}
 	return writeAccepted(w, batch)
 }
@@ -356,6 +361,7 @@ func (h *Handler) readBody(r *http.Request, buf *bytes.Buffer) *apiError {
 		return &apiError{http.StatusUnsupportedMediaType, "content encoding must be gzip or none"}
 	}
 	n, err := buf.ReadFrom(io.LimitReader(body, max+1))
+	h.metrics.bytes.Add(float64(max + 1 - wire.N))
 	if n > max || wire.N <= 0 {
 		// Decompressed or compressed, the body is over the limit (a
 		// compressed body cut at the limit fails as truncated gzip).

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,8 +11,11 @@ import (
 type metrics struct {
 	duration   *prometheus.HistogramVec
 	events     *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
 	limited    *prometheus.CounterVec
 	sinkErrors prometheus.Counter
+	bytes      prometheus.Counter
+	inFlight   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -33,11 +37,46 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "actlog_ingest_sink_errors_total",
 			Help: "Requests answered 503 because the sink could not make them durable in time.",
 		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "actlog_ingest_rejected_total",
+			Help: "Events rejected, by source and reason class.",
+		}, []string{"source", "reason"}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "actlog_ingest_received_bytes_total",
+			Help: "Request body bytes read from the wire (compressed as sent).",
+		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "actlog_ingest_in_flight_requests",
+			Help: "Tracking API requests being answered.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.duration, m.events, m.limited, m.sinkErrors)
+		reg.MustRegister(m.duration, m.events, m.rejected, m.limited, m.sinkErrors, m.bytes, m.inFlight)
 	}
 	return m
+}
+
+// reasonClass is the bounded label of a rejection reason: reasons name
+// fields and limits, and some quote what was sent, which must never become
+// a label value.
+func reasonClass(reason string) string {
+	switch {
+	case strings.Contains(reason, "required"):
+		return "missing_field"
+	case strings.Contains(reason, "longer than"), strings.Contains(reason, "larger than"):
+		return "too_large"
+	case strings.Contains(reason, "UTF-8"):
+		return "invalid_text"
+	case strings.Contains(reason, "unknown type"):
+		return "unknown_type"
+	case strings.Contains(reason, "parsing time"), strings.Contains(reason, "time"):
+		return "invalid_time"
+	case strings.Contains(reason, "NaN"), strings.Contains(reason, "number"):
+		return "invalid_number"
+	case strings.Contains(reason, "must be"):
+		return "wrong_type"
+	}
+	return "other"
 }
 
 func (m *metrics) observe(route string, code int, d time.Duration) {
