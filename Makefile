@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DASHBOARD := internal/web/ui/index.html
 DASHBOARD_SRC := $(shell find dashboard/src dashboard/build.mjs dashboard/package-lock.json -type f 2>/dev/null)
 
-.PHONY: help build run test test-short test-browser fuzz bench check clean tracker dashboard
+.PHONY: help build run test test-short test-browser test-deploy fuzz bench check clean tracker dashboard
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -26,7 +26,13 @@ test: ## run every test (race detector on; installs chromium for the browser tes
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
 	cd tracker && npm ci --no-audit --no-fund && npm test
+	$(MAKE) test-deploy
 	$(MAKE) test-browser
+
+test-deploy: ## the Helm chart rendered and decoded strictly, the Dockerfile linted, the Grafana board checked (own Go modules)
+	cd deploy/helm/test && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd deploy/docker && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd deploy/grafana && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 test-browser: build ## the tracker and the dashboard in Debian's chromium against a real actlog serve (installs chromium and a Korean font)
 	(command -v chromium && dpkg -s fonts-nanum) >/dev/null 2>&1 || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium fonts-nanum)
