@@ -57,6 +57,7 @@ fuzz: ## fuzz the decoders of outside data for FUZZTIME each (default 60s)
 bench: build ## run the benchmarks of record (see bench/README.md)
 	bash bench/ingest/run.sh
 	bash bench/pipeline/run.sh
+	bash bench/loadtest/run.sh
 
 check: ## go vet and staticcheck
 	$(GO) vet ./...
