@@ -21,17 +21,6 @@ go build -o bin/actlog ./cmd/actlog
 go build -o bin/baseline ./bench/ingest/baseline
 source bench/lib.sh
 
-config() { # file port data-dir [kafka brokers]
-  cat > "$1" <<YAML
-listen: 127.0.0.1:$2
-data_dir: $3
-admin_token: bench-admin-token
-log: {level: warn}
-sources:
-  - {name: bench, write_key: bench-write-key}
-YAML
-  if [ -n "${4:-}" ]; then printf 'kafka:\n  brokers: [%s]\n' "$4" >> "$1"; fi
-}
 
 # cpu_ticks pid: user+system clock ticks so far.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -82,23 +71,7 @@ step embedded-max "http://127.0.0.1:$P" 0 "$MAX_DURATION" serve=$S
 stop_pid "$S"
 
 echo "== kafka tier: actlog ingest → actlog kafka-dev → actlog process"
-KP=$(python3 -c '
-import socket, random
-for _ in range(200):
-    p = random.randint(20000, 60000)
-    socks = []
-    try:
-        for q in (p, p + 1, p + 2):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); socks.append(s)
-        print(p); break
-    except OSError:
-        pass
-    finally:
-        for s in socks: s.close()
-')
-bin/actlog kafka-dev --data "$work/kafka" --port "$KP" >"$work/kafka.out" 2>"$work/kafka.log" & K=$!; pids+=("$K")
-for _ in $(seq 1 100); do grep -q brokers "$work/kafka.out" 2>/dev/null && break; sleep 0.1; done
-BROKERS="127.0.0.1:$KP,127.0.0.1:$((KP+1)),127.0.0.1:$((KP+2))"
+start_kafka_dev
 PP=$(free_port); config "$work/process.yaml" "$PP" "$work/process-data" "$BROKERS"
 IP=$(free_port); config "$work/ingest.yaml" "$IP" "$work/ingest-data" "$BROKERS"
 bin/actlog process --config "$work/process.yaml" >/dev/null 2>"$work/process.log" & PR=$!; pids+=("$PR")
