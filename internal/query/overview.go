@@ -46,21 +46,18 @@ func (e *Engine) Overview(ctx context.Context, r Range) (*OverviewAnswer, error)
 	if ans.PerMinute, err = e.PerMinute(ctx); err != nil {
 		return nil, err
 	}
-	err = e.query(ctx, `WITH `+identities+`
-		SELECT count(*), count(DISTINCT `+hashed(memberExpr)+`),
-			(SELECT count(*) FROM rejected WHERE received_at >= $1 AND received_at < $2)
-		FROM events e LEFT JOIN ids ON ids.aid = e.anonymous_id WHERE e.ts >= $1 AND e.ts < $2`,
-		[]any{sp.from, sp.to}, func(rows *sql.Rows) error {
-			return rows.Scan(&ans.Events, &ans.Members, &ans.Rejected)
-		})
-	if err != nil {
-		return nil, err
-	}
-	err = e.query(ctx, `WITH `+identities+`
-		SELECT count(DISTINCT `+hashed(memberExpr)+`)
-		FROM events e LEFT JOIN ids ON ids.aid = e.anonymous_id WHERE e.ts >= $1 AND e.ts < $2`,
-		[]any{today, today.Add(24 * time.Hour)}, func(rows *sql.Rows) error {
-			return rows.Scan(&ans.ActiveMembersToday)
+	// One pass over the range and today (UTC) together, members resolved
+	// once for both.
+	err = e.query(ctx, `WITH `+identities+`,
+	m AS (SELECT e.ts, `+hashed(memberExpr)+` AS actor FROM events e LEFT JOIN ids ON ids.aid = e.anonymous_id
+		WHERE (e.ts >= $1 AND e.ts < $2) OR (e.ts >= $3 AND e.ts < $4))
+	SELECT count(*) FILTER (WHERE ts >= $1 AND ts < $2),
+		count(DISTINCT actor) FILTER (WHERE ts >= $1 AND ts < $2),
+		count(DISTINCT actor) FILTER (WHERE ts >= $3 AND ts < $4),
+		(SELECT count(*) FROM rejected WHERE received_at >= $1 AND received_at < $2)
+	FROM m`,
+		[]any{sp.from, sp.to, today, today.Add(24 * time.Hour)}, func(rows *sql.Rows) error {
+			return rows.Scan(&ans.Events, &ans.Members, &ans.ActiveMembersToday, &ans.Rejected)
 		})
 	if err != nil {
 		return nil, err

@@ -161,7 +161,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return fail(fmt.Errorf("writer connection: %w", err))
 	}
 	// Links of identifies stored before a crash.
-	if err := s.catchUpLinks(ctx, s.wconn); err != nil {
+	if err := s.catchUpLinks(ctx); err != nil {
 		_ = s.wconn.Close()
 		return fail(err)
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"strings"
@@ -249,7 +248,7 @@ func (s *Store) catchUp() {
 		return
 	}
 	s.linksDue = false
-	if err := s.catchUpLinks(context.Background(), s.wconn); err != nil {
+	if err := s.catchUpLinks(context.Background()); err != nil {
 		s.linksDue = true // the view reads the newer identifies meanwhile
 		s.log.Error("identity links", "err", err)
 		return
@@ -351,7 +350,8 @@ func (s *Store) commitOffsets(ctx context.Context, conn driver.Conn, group []*wr
 // goroutine (or before it starts), between commits: no row is appended
 // meanwhile, so every row up to the new through is committed. Until then,
 // the identities view reads the newer identify events itself.
-func (s *Store) catchUpLinks(ctx context.Context, ex execQuerier) error {
+func (s *Store) catchUpLinks(ctx context.Context) error {
+	ex := s.wconn
 	var through, last int64
 	if err := ex.QueryRowContext(ctx, `SELECT through FROM identity_state`).Scan(&through); err != nil {
 		return fmt.Errorf("read identity state: %w", err)
@@ -378,11 +378,4 @@ func (s *Store) catchUpLinks(ctx context.Context, ex execQuerier) error {
 		return fmt.Errorf("catch up identity links: %w", err)
 	}
 	return nil
-}
-
-// execQuerier is the writer's *sql.Conn (one connection: the transaction
-// holds).
-type execQuerier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
