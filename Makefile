@@ -53,6 +53,11 @@ fuzz: ## fuzz the decoders of outside data for FUZZTIME each (default 60s)
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeRecord -fuzztime=$${FUZZTIME:-60s} ./internal/stream/
 	$(GO) test -run='^$$' -fuzz=FuzzAnalysisRequests -fuzztime=$${FUZZTIME:-60s} ./internal/query/
 	$(GO) test -run='^$$' -fuzz=FuzzSavedFunnelBody -fuzztime=$${FUZZTIME:-60s} ./internal/web/
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=$${FUZZTIME:-60s} ./internal/plan/
+	$(GO) test -run='^$$' -fuzz=FuzzCheck -fuzztime=$${FUZZTIME:-60s} ./internal/plan/
+	$(GO) test -run='^$$' -fuzz=FuzzSplitJSON -fuzztime=$${FUZZTIME:-60s} ./internal/importer/
+	$(GO) test -run='^$$' -fuzz=FuzzCSVRow -fuzztime=$${FUZZTIME:-60s} ./internal/importer/
+	$(GO) test -run='^$$' -fuzz=FuzzMapping -fuzztime=$${FUZZTIME:-60s} ./internal/importer/
 
 bench: build ## run the benchmarks of record (see bench/README.md)
 	bash bench/ingest/run.sh

@@ -86,7 +86,7 @@ func bulkLoad(ctx context.Context, o bulkOptions, stdout, progress io.Writer) er
 	var written = make(chan [2]int, 64)
 	for range 2 {
 		g.Go(func() error {
-			dec := ingest.NewBulk(ingest.EnrichOptions{MaxPast: time.Duration(o.Days+1) * 24 * time.Hour})
+			dec := ingest.NewBulk(ingest.EnrichOptions{MaxPast: time.Duration(o.Days+1) * 24 * time.Hour}, nil)
 			for chunk := range chunks {
 				batch := &event.Batch{}
 				for _, b := range chunk {

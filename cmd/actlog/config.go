@@ -37,17 +37,35 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // Config is the whole configuration of every role, as read from the YAML
 // file, then ACTLOG_* environment variables, then flags (later wins).
 type Config struct {
-	Listen     string         `yaml:"listen"`
-	DataDir    string         `yaml:"data_dir"`
-	AdminToken string         `yaml:"admin_token"`
-	Log        LogConfig      `yaml:"log"`
-	Sources    []SourceConfig `yaml:"sources"`
-	Ingest     IngestConfig   `yaml:"ingest"`
-	Store      StoreConfig    `yaml:"store"`
-	SQL        SQLConfig      `yaml:"sql"`
-	HTTP       HTTPConfig     `yaml:"http"`
-	Kafka      KafkaConfig    `yaml:"kafka"`
-	Tracker    TrackerConfig  `yaml:"tracker"`
+	Listen     string          `yaml:"listen"`
+	DataDir    string          `yaml:"data_dir"`
+	AdminToken string          `yaml:"admin_token"`
+	Log        LogConfig       `yaml:"log"`
+	Sources    []SourceConfig  `yaml:"sources"`
+	Ingest     IngestConfig    `yaml:"ingest"`
+	Store      StoreConfig     `yaml:"store"`
+	SQL        SQLConfig       `yaml:"sql"`
+	HTTP       HTTPConfig      `yaml:"http"`
+	Kafka      KafkaConfig     `yaml:"kafka"`
+	Tracker    TrackerConfig   `yaml:"tracker"`
+	Plan       PlanConfig      `yaml:"tracking_plan"`
+	Retention  RetentionConfig `yaml:"retention"`
+	Lake       LakeConfig      `yaml:"lake"`
+}
+
+// PlanConfig points at the tracking plan (docs/tracking-plan.md).
+type PlanConfig struct {
+	File string `yaml:"file"` // empty: no tracking plan
+	// ReloadInterval is how often the file is checked for changes (it is
+	// also reloaded on SIGHUP); 0 takes 10s.
+	ReloadInterval Duration `yaml:"reload_interval"`
+}
+
+// RetentionConfig bounds how long events stay in the store.
+type RetentionConfig struct {
+	Days int `yaml:"days"` // 0: keep events for ever
+	// Every is how often older events are deleted; 0 takes 1h.
+	Every Duration `yaml:"every"`
 }
 
 // TrackerConfig places the web tracker script.
@@ -142,9 +160,16 @@ type IngestConfig struct {
 	RateLimit       float64  `yaml:"rate_limit"` // default events/s per write key; 0 = unlimited
 	RateBurst       int      `yaml:"rate_burst"`
 	TrustedProxies  []string `yaml:"trusted_proxies"`
-	KeepIP          bool     `yaml:"keep_ip"`
-	MaxFuture       Duration `yaml:"max_future"`
-	MaxPast         Duration `yaml:"max_past"`
+	KeepIP          bool     `yaml:"keep_ip"` // the same as ip: keep
+	// IP is what is kept of a client address: truncate (default), keep,
+	// hash or drop. IPSaltSecret keys the hash so that every replica
+	// hashes alike (empty: a random key per process); the key rotates
+	// every IPSaltRotation (default 24h).
+	IP             string   `yaml:"ip"`
+	IPSaltSecret   string   `yaml:"ip_salt_secret"`
+	IPSaltRotation Duration `yaml:"ip_salt_rotation"`
+	MaxFuture      Duration `yaml:"max_future"`
+	MaxPast        Duration `yaml:"max_past"`
 }
 
 // StoreConfig tunes the DuckDB store.
@@ -395,6 +420,17 @@ func (c *Config) validate() error {
 	if in.RateLimit < 0 || in.RateBurst < 0 {
 		bad("ingest.rate_limit and ingest.rate_burst must not be negative")
 	}
+	if _, err := ingest.ParseIPMode(in.IP); err != nil {
+		bad("ingest.ip: %v", err)
+	} else if in.KeepIP && in.IP != "" && in.IP != string(ingest.IPKeep) {
+		bad("ingest.keep_ip is true but ingest.ip is %q: set only ingest.ip", in.IP)
+	}
+	if in.IPSaltRotation < 0 {
+		bad("ingest.ip_salt_rotation must not be negative")
+	}
+	if c.Retention.Days < 0 || c.Retention.Every < 0 || c.Plan.ReloadInterval < 0 {
+		bad("retention.days, retention.every and tracking_plan.reload_interval must not be negative")
+	}
 	for _, p := range in.TrustedProxies {
 		if _, err := parsePrefix(p); err != nil {
 			bad("ingest.trusted_proxies: %v", err)
@@ -450,6 +486,15 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
+// ipMode is ingest.ip, or keep when the older ingest.keep_ip says so.
+func (c *Config) ipMode() ingest.IPMode {
+	m, _ := ingest.ParseIPMode(c.Ingest.IP)
+	if c.Ingest.KeepIP && c.Ingest.IP == "" {
+		m = ingest.IPKeep
+	}
+	return m
+}
+
 // ingestOptions turns the configuration into the ingest package's options.
 func (c *Config) ingestOptions() ingest.Options {
 	o := ingest.Options{
@@ -458,12 +503,15 @@ func (c *Config) ingestOptions() ingest.Options {
 		CommitTimeout:   time.Duration(c.Ingest.CommitTimeout),
 		RetryAfter:      time.Duration(c.Ingest.RetryAfter),
 		Enrich: ingest.EnrichOptions{
-			KeepIP:        c.Ingest.KeepIP,
+			IP:            c.ipMode(),
 			MaxFuture:     time.Duration(c.Ingest.MaxFuture),
 			MaxPast:       time.Duration(c.Ingest.MaxPast),
 			MaxEventBytes: c.Ingest.MaxEventBytes,
 			Limits:        event.Limits{MaxEventName: c.Ingest.MaxEventName},
 		},
+	}
+	if o.Enrich.IP == ingest.IPHash {
+		o.Enrich.Salt = ingest.NewSalt([]byte(c.Ingest.IPSaltSecret), time.Duration(c.Ingest.IPSaltRotation))
 	}
 	for _, p := range c.Ingest.TrustedProxies {
 		pp, _ := parsePrefix(p)

@@ -25,6 +25,10 @@ Usage:
   actlog process   [flags]  Kafka → store, and the read API
   actlog kafka-dev [flags]  a development Kafka on 127.0.0.1 (never for production)
   actlog loadgen   [flags]  send simulated members of an e-book app to a collector
+  actlog import    [flags] FILE|DIR|- ...  import legacy logs: Segment NDJSON, CSV, Firehose gzip
+  actlog export    [flags]  write closed hours of events to Parquet in a directory or S3 (docs/lake.md)
+  actlog plan      check|infer  validate a tracking plan, or draft one from the stored events
+  actlog erase     --user ID    erase a member's events from the store and the lake (PIPA/GDPR)
   actlog version            print the version
 
 Run 'actlog <command> -h' for the flags of a command.
@@ -51,6 +55,14 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 		err = kafkaDevCmd(ctx, args[1:], stdout, stderr)
 	case "loadgen":
 		err = loadgenCmd(ctx, args[1:], stdout, stderr)
+	case "import":
+		err = importCmd(ctx, args[1:], env, os.Stdin, stdout, stderr)
+	case "export":
+		err = exportCmd(ctx, args[1:], env, stdout, stderr)
+	case "plan":
+		err = planCmd(ctx, args[1:], env, stdout, stderr)
+	case "erase":
+		err = eraseCmd(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "actlog %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 
 	"github.com/actlog/actlog/internal/ingest"
 	"github.com/actlog/actlog/internal/loadgen"
+	"github.com/actlog/actlog/internal/plan"
+	"github.com/actlog/actlog/internal/privacy"
 	"github.com/actlog/actlog/internal/query"
 	"github.com/actlog/actlog/internal/store"
 	"github.com/actlog/actlog/internal/stream"
@@ -117,18 +120,15 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 		err       error
 	)
 	// Deferred in reverse: the store closes last.
+	// The tracking plan: enforced by the collector, described by the API.
+	var watcher *plan.Watcher
+	if cfg.Plan.File != "" {
+		if watcher, err = plan.NewWatcher(cfg.Plan.File, log.With("component", "plan"), reg); err != nil {
+			return err
+		}
+	}
 	if hasStore {
-		st, err = store.Open(ctx, store.Options{
-			Dir:                cfg.DataDir,
-			DedupeWindow:       time.Duration(cfg.Store.DedupeWindow),
-			DedupeMaxIDs:       cfg.Store.DedupeMaxIDs,
-			SessionTimeout:     time.Duration(cfg.Store.SessionTimeout),
-			CheckpointInterval: time.Duration(cfg.Store.CheckpointInterval),
-			MemoryLimit:        cfg.Store.MemoryLimit,
-			Threads:            cfg.Store.Threads,
-			Logger:             log.With("component", "store"),
-			Registerer:         reg,
-		})
+		st, err = store.Open(ctx, cfg.storeOptions(log, reg))
 		if err != nil {
 			return fmt.Errorf("open store: %w", err)
 		}
@@ -217,6 +217,53 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 		opts.Saved = st
 		opts.Dashboard = web.DashboardFS()
 	}
+	// Background work on the store (retention, lake export) and on the
+	// plan file; it stops before the store closes.
+	bgCtx, stopBg := context.WithCancel(context.Background())
+	var bg sync.WaitGroup
+	defer func() { stopBg(); bg.Wait() }()
+	if st != nil {
+		lake, runLake, err := lakeOf(cfg, st, log.With("component", "lake"), reg)
+		if err != nil {
+			return err
+		}
+		if runLake != nil {
+			bg.Go(func() { runLake(bgCtx) })
+		}
+		eo := privacy.EraserOptions{Lake: lake, Logger: log.With("component", "privacy"), Registerer: reg}
+		if cfg.Retention.Days > 0 {
+			ret, err := privacy.NewRetention(st, cfg.Retention.Days, nil, log.With("component", "retention"), reg)
+			if err != nil {
+				return err
+			}
+			eo.Horizon = ret.Horizon
+			bg.Go(func() { ret.Run(bgCtx, time.Duration(cfg.Retention.Every)) })
+		}
+		eraser, err := privacy.NewEraser(st, eo)
+		if err != nil {
+			return err
+		}
+		opts.Eraser = eraser
+	}
+	if watcher != nil {
+		opts.Plan = func() any { return planInfo(watcher) }
+		bg.Go(func() { watcher.Run(bgCtx, time.Duration(cfg.Plan.ReloadInterval)) })
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		bg.Go(func() {
+			defer signal.Stop(hup)
+			for {
+				select {
+				case <-bgCtx.Done():
+					return
+				case <-hup:
+					if _, err := watcher.Reload(); err != nil {
+						log.Error("tracking plan not reloaded; the plan in force stays", "err", err)
+					}
+				}
+			}
+		})
+	}
 	if processor != nil {
 		opts.Lag = processor.Lag
 	}
@@ -226,7 +273,11 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 	}
 	api.Register(mux)
 	if hasIngest {
-		ing, err := ingest.New(sink, log.With("component", "ingest"), reg, cfg.ingestOptions())
+		iopts := cfg.ingestOptions()
+		if watcher != nil {
+			iopts.Plan = watcher
+		}
+		ing, err := ingest.New(sink, log.With("component", "ingest"), reg, iopts)
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}
@@ -328,6 +379,8 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 	api.Drain()
 	stopDemo()
 	<-demoDone
+	stopBg()
+	bg.Wait()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.HTTP.ShutdownTimeout))
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
@@ -396,6 +449,18 @@ func lookupEnv(env []string, name string) string {
 		}
 	}
 	return ""
+}
+
+// planInfo describes the plan in force for the violations answer.
+func planInfo(w *plan.Watcher) any {
+	p := w.Plan()
+	enf := map[string]string{"default": string(p.Mode(""))}
+	for _, src := range p.Sources() {
+		enf[src] = string(p.Mode(src))
+	}
+	return map[string]any{
+		"file": w.Path(), "loaded_at": w.LoadedAt().UTC(), "events": len(p.Events()), "enforcement": enf,
+	}
 }
 
 // statusAnswer is the JSON of GET /api/v1/status.

@@ -109,7 +109,11 @@ before(async () => {
   const data = join(dir, 'data');
   execFileSync(bin, ['loadgen', '--to-store', data, '--events', '50000', '--days', '14', '--seed', '7', '--quiet'], { stdio: 'ignore' });
   const cfg = join(dir, 'actlog.yaml');
-  writeFileSync(cfg, `admin_token: ${token}\nsources:\n  - name: web\n    write_key: ${writeKey}\n`);
+  // A tracking plan that flags web's purchases without a valid plan.
+  const plan = join(dir, 'plan.yaml');
+  writeFileSync(plan, 'enforcement:\n  default: flag\nevents:\n  - name: plan_purchase\n    properties:\n      type: object\n' +
+    '      required: [plan]\n      properties:\n        plan: {type: string, enum: [monthly, yearly]}\n');
+  writeFileSync(cfg, `admin_token: ${token}\nsources:\n  - name: web\n    write_key: ${writeKey}\ntracking_plan:\n  file: ${plan}\n`);
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   server = spawn(bin, ['serve', '--config', cfg, '--listen', `127.0.0.1:${port}`, '--data-dir', data, '--log-level', 'warn'], { stdio: 'ignore' });
@@ -124,6 +128,9 @@ before(async () => {
     { type: 'track', anonymousId: 'bad-1', messageId: 'bad-1' },
     { type: 'track', event: 'x', anonymousId: 'bad-2', messageId: 'bad-2', context: { seq: -1 } },
     { type: 'track', event: 'x', anonymousId: 'bad-3', messageId: 'bad-3', context: { seq: -2 } },
+    // Stored, flagged by the tracking plan: a wrong plan, a missing one.
+    { type: 'track', event: 'plan_purchase', anonymousId: 'flag-1', messageId: 'flag-1', properties: { plan: 'daily' } },
+    { type: 'track', event: 'plan_purchase', anonymousId: 'flag-2', messageId: 'flag-2', properties: {} },
   ];
   await fetch(base + '/v1/batch', {
     method: 'POST',
@@ -369,6 +376,13 @@ test('data quality: rejected events by reason are the API\'s, with their samples
   await s.page.click('[data-table=rejected] summary');
   const sample = JSON.parse(await s.page.textContent('[data-table=rejected] details[open] pre'));
   assert.ok(sample.anonymousId.startsWith('bad-'));
+  // The tracking plan's violations are the API's.
+  const plan = await api(`/api/v1/plan/violations?from=${range.from}&to=${range.to}`);
+  assert.equal(plan.flagged_events, 2);
+  assert.equal(await kpi(s.page, 'flagged'), fmtNum(plan.flagged_events));
+  const rows = await s.page.$$eval('[data-table=violations] tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent.trim())));
+  assert.deepEqual(rows.map((r) => r.slice(0, 4)), plan.rules.map((x) => [x.event, x.rule, x.path || '—', fmtNum(x.flagged)]));
+  assert.deepEqual(rows.map((r) => r[1]).sort(), ['enum', 'required']);
   await done(s, 'quality');
 });
 

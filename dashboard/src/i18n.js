@@ -87,6 +87,9 @@ const en = {
 
   'quality.total': 'Rejected events', 'quality.reasons': 'Reasons', 'quality.byReason': 'By reason and source',
   'quality.none': 'No rejected events in this range', 'quality.index': 'event #{n} of its request', 'quality.noSamples': 'No samples kept.',
+  'quality.plan': 'Tracking plan violations', 'quality.planInForce': 'Plan in force · events planned: {n} · default enforcement: {mode}', 'quality.flagged': 'Flagged',
+  'quality.planRejected': 'Rejected by the plan', 'quality.event': 'Event', 'quality.rule': 'Rule', 'quality.path': 'Property', 'quality.sources': 'Sources',
+  'quality.example': 'Latest message', 'quality.noViolations': 'No violations in this range.',
 
   'sql.label': 'Query (one SELECT, DuckDB SQL)', 'sql.hint': 'Ctrl+Enter or ⌘+Enter runs the query', 'sql.meta': '{n} rows · {ms} ms',
   'sql.truncated': 'More rows exist than were returned.', 'sql.csv': 'Download CSV', 'sql.noRows': 'The query returned no rows.',
@@ -174,6 +177,9 @@ const ko = {
 
   'quality.total': '거부된 이벤트', 'quality.reasons': '사유', 'quality.byReason': '사유 및 소스별',
   'quality.none': '이 기간에 거부된 이벤트가 없습니다', 'quality.index': '요청 내 {n}번째 이벤트', 'quality.noSamples': '보관된 샘플이 없습니다.',
+  'quality.plan': '트래킹 플랜 위반', 'quality.planInForce': '적용 중인 플랜: 이벤트 {n}개, 기본 적용 {mode}', 'quality.flagged': '표시됨',
+  'quality.planRejected': '플랜으로 거부됨', 'quality.event': '이벤트', 'quality.rule': '규칙', 'quality.path': '속성', 'quality.sources': '소스',
+  'quality.example': '최근 메시지', 'quality.noViolations': '이 기간에 위반이 없습니다.',
 
   'sql.label': '쿼리 (SELECT 한 개, DuckDB SQL)', 'sql.hint': 'Ctrl+Enter 또는 ⌘+Enter로 실행', 'sql.meta': '{n}행 · {ms} ms',
   'sql.truncated': '반환된 것보다 많은 행이 있습니다.', 'sql.csv': 'CSV 다운로드', 'sql.noRows': '결과 행이 없습니다.',

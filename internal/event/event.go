@@ -73,6 +73,17 @@ type Event struct {
 
 	Properties json.RawMessage // a JSON object, never nil once enriched
 	Context    json.RawMessage // a JSON object, never nil once enriched
+
+	// Violations are the tracking-plan rules the event breaks, kept on the
+	// row when its source's plan enforcement is "flag"; nil otherwise.
+	Violations []Violation
+}
+
+// Violation is one tracking-plan rule an event breaks.
+type Violation struct {
+	Rule    string `json:"rule"`    // "unplanned", or the JSON Schema keyword: required, type, enum, ...
+	Path    string `json:"path"`    // JSON pointer into properties ("" for the whole event)
+	Message string `json:"message"` // what is wrong, in words
 }
 
 // Rejected is an incoming event that failed validation, kept for inspection
@@ -84,6 +95,9 @@ type Rejected struct {
 	MessageID  string // as sent, may be empty
 	Reason     string
 	Raw        []byte // the event's JSON as received (truncated to the event limit)
+	// Event and Violations are set when the tracking plan rejected it.
+	Event      string
+	Violations []Violation
 }
 
 // Batch is what one ingest request (or one poll of the Kafka processor)

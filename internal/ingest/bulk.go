@@ -17,13 +17,14 @@ type Bulk struct {
 	md     meta
 	opts   EnrichOptions
 	ua     *uaCache
+	plan   Plan
 }
 
 // NewBulk returns a Bulk enriching with opts (zero values take the
-// defaults).
-func NewBulk(opts EnrichOptions) *Bulk {
+// defaults) and holding events to plan (nil: no tracking plan).
+func NewBulk(opts EnrichOptions, plan Plan) *Bulk {
 	opts.setDefaults()
-	return &Bulk{opts: opts, ua: newUACache(4096)}
+	return &Bulk{opts: opts, ua: newUACache(4096), plan: plan}
 }
 
 // Decode answers the events of body, a /v1/batch body, for source as if
@@ -41,6 +42,6 @@ func (b *Bulk) Decode(body []byte, source string, receivedAt time.Time) (*event.
 	md.begin(&req)
 	md.uaCache = b.ua
 	md.opts = &b.opts
-	md.anonymiseIP = !b.opts.KeepIP
+	md.plan = b.plan
 	return md.batch(req.Messages, b.opts.MaxEventBytes, nil), nil
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -509,14 +510,14 @@ func TestBuildIP(t *testing.T) {
 		{name: "IPv4-mapped IPv6", peer: "::ffff:192.0.2.9", body: track(""), check: func(t *testing.T, e event.Event) {
 			wantString(t, "ip", e.IP, "192.0.2.0")
 		}},
-		{name: "kept", peer: "203.0.113.77", opts: EnrichOptions{KeepIP: true}, body: track(""), check: func(t *testing.T, e event.Event) {
+		{name: "kept", peer: "203.0.113.77", opts: EnrichOptions{IP: IPKeep}, body: track(""), check: func(t *testing.T, e event.Event) {
 			wantString(t, "ip", e.IP, "203.0.113.77")
 		}},
 		{name: "context.ip anonymised and removed", peer: "203.0.113.77", body: track(`"context":{"ip":"198.51.100.23","locale":"en"}`), check: func(t *testing.T, e event.Event) {
 			wantString(t, "ip", e.IP, "198.51.100.0")
 			wantJSON(t, "context", e.Context, `{"locale":"en"}`)
 		}},
-		{name: "context.ip kept", peer: "203.0.113.77", opts: EnrichOptions{KeepIP: true}, body: track(`"context":{"ip":"198.51.100.23"}`), check: func(t *testing.T, e event.Event) {
+		{name: "context.ip kept", peer: "203.0.113.77", opts: EnrichOptions{IP: IPKeep}, body: track(`"context":{"ip":"198.51.100.23"}`), check: func(t *testing.T, e event.Event) {
 			wantString(t, "ip", e.IP, "198.51.100.23")
 			wantJSON(t, "context", e.Context, `{"ip":"198.51.100.23"}`)
 		}},
@@ -527,13 +528,52 @@ func TestBuildIP(t *testing.T) {
 		{name: "non-string context.ip removed", peer: "203.0.113.77", body: track(`"context":{"ip":12}`), check: func(t *testing.T, e event.Event) {
 			wantJSON(t, "context", e.Context, `{}`)
 		}},
-		{name: "zone dropped", opts: EnrichOptions{KeepIP: true}, body: track(`"context":{"ip":"fe80::1%eth0"}`), check: func(t *testing.T, e event.Event) {
+		{name: "zone dropped", opts: EnrichOptions{IP: IPKeep}, body: track(`"context":{"ip":"fe80::1%eth0"}`), check: func(t *testing.T, e event.Event) {
 			wantString(t, "ip", e.IP, "fe80::1")
 		}},
 		{name: "no address", body: track(""), check: func(t *testing.T, e event.Event) {
 			wantString(t, "ip", e.IP, "")
 		}},
+		{name: "dropped", peer: "203.0.113.77", opts: EnrichOptions{IP: IPDrop}, body: track(`"context":{"ip":"198.51.100.23","locale":"en"}`), check: func(t *testing.T, e event.Event) {
+			wantString(t, "ip", e.IP, "")
+			wantJSON(t, "context", e.Context, `{"locale":"en"}`)
+		}},
+		{name: "hashed", peer: "203.0.113.77", opts: EnrichOptions{IP: IPHash, Salt: NewSalt([]byte("secret"), 0)}, body: track(`"context":{"ip":"198.51.100.23"}`), check: func(t *testing.T, e event.Event) {
+			wantString(t, "ip", e.IP, NewSalt([]byte("secret"), 0).Hash(netip.MustParseAddr("198.51.100.23"), received()))
+			wantJSON(t, "context", e.Context, `{}`)
+		}},
 	})
+}
+
+func TestSalt(t *testing.T) {
+	a, b := netip.MustParseAddr("198.51.100.23"), netip.MustParseAddr("198.51.100.24")
+	day := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	s := NewSalt([]byte("secret"), 0)
+	h := s.Hash(a, day)
+	if len(h) != 18 || h[:2] != "h:" {
+		t.Fatalf("hash %q: want h: and 16 hex digits", h)
+	}
+	for _, c := range []struct {
+		name string
+		got  string
+		same bool
+	}{
+		{"same address, same day", s.Hash(a, day.Add(13*time.Hour)), true},
+		{"same address, same day, another replica with the secret", NewSalt([]byte("secret"), 0).Hash(a, day), true},
+		{"another address", s.Hash(b, day), false},
+		{"same address, next day", s.Hash(a, day.Add(24*time.Hour)), false},
+		{"same address, another secret", NewSalt([]byte("other"), 0).Hash(a, day), false},
+		{"same address, random key", NewSalt(nil, 0).Hash(a, day), false},
+		{"same address, back to the first day", s.Hash(a, day), true},
+	} {
+		if (c.got == h) != c.same {
+			t.Errorf("%s: %q vs %q, want same=%v", c.name, c.got, h, c.same)
+		}
+	}
+	r := NewSalt(nil, time.Hour)
+	if r.Hash(a, day) != r.Hash(a, day.Add(time.Minute)) {
+		t.Error("a random key changed within its period")
+	}
 }
 
 func TestBuildSession(t *testing.T) {

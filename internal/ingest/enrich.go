@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -18,9 +19,13 @@ import (
 
 // EnrichOptions control how a Segment message becomes a canonical event.
 type EnrichOptions struct {
-	// KeepIP stores the full client IP; by default IPv4 loses its last octet
-	// and IPv6 everything after the /48.
-	KeepIP bool
+	// IP is what is kept of the client address: truncate (the default:
+	// IPv4 loses its last octet, IPv6 all after the /48), keep, hash (a
+	// keyed hash whose key rotates, see Salt) or drop.
+	IP IPMode
+	// Salt keys the hash of IP mode hash; nil takes a random key per
+	// process, rotated daily.
+	Salt *Salt
 	// MaxFuture and MaxPast bound a corrected timestamp around the receive
 	// time; a timestamp outside is clamped to the receive time and flagged in
 	// context.actlog.ts_clamped. Defaults: 10 minutes and 30 days.
@@ -42,21 +47,27 @@ func (o *EnrichOptions) setDefaults() {
 	if o.MaxEventBytes <= 0 {
 		o.MaxEventBytes = 32 << 10
 	}
+	if o.IP == "" {
+		o.IP = IPTruncate
+	}
+	if o.IP == IPHash && o.Salt == nil {
+		o.Salt = NewSalt(nil, 0)
+	}
 }
 
 // meta is what the request, not the message, says about every event.
 type meta struct {
-	source      string
-	receivedAt  time.Time
-	sentAt      time.Time // batch-level sentAt
-	context     *fastjson.Value
-	ip          netip.Addr // client address (after trusted proxies)
-	userAgent   string     // User-Agent header
-	routeType   event.Type
-	json        jsonWriter
-	uaCache     *uaCache
-	opts        *EnrichOptions
-	anonymiseIP bool
+	source     string
+	receivedAt time.Time
+	sentAt     time.Time // batch-level sentAt
+	context    *fastjson.Value
+	ip         netip.Addr // client address (after trusted proxies)
+	userAgent  string     // User-Agent header
+	routeType  event.Type
+	json       jsonWriter
+	uaCache    *uaCache
+	opts       *EnrichOptions
+	plan       Plan
 }
 
 // begin takes the batch-level fields of req. An unparsable batch sentAt is
@@ -89,9 +100,38 @@ func (md *meta) batch(msgs []*fastjson.Value, maxEventBytes int, internal func(e
 			batch.Rejected = append(batch.Rejected, rejectedOf(&md.json, md.source, md.receivedAt, i, m, err, maxEventBytes))
 			continue
 		}
+		if md.plan != nil {
+			v, reject := md.plan.Check(md.source, e.Event, e.Properties)
+			if reject {
+				rj := rejectedOf(&md.json, md.source, md.receivedAt, i, m, errors.New(planReason(v)), maxEventBytes)
+				rj.Event, rj.Violations = e.Event, v
+				batch.Rejected = append(batch.Rejected, rj)
+				continue
+			}
+			e.Violations = v
+		}
 		batch.Events = append(batch.Events, e)
 	}
 	return batch
+}
+
+const planReasonPrefix = "violates the tracking plan"
+
+// planReason is the rejected table's reason for an event the tracking
+// plan rejects: its first violation, and how many more there are.
+func planReason(v []event.Violation) string {
+	if len(v) == 0 {
+		return planReasonPrefix
+	}
+	s := planReasonPrefix + ": "
+	if v[0].Path != "" {
+		s += v[0].Path + ": "
+	}
+	s += v[0].Message + " (" + v[0].Rule + ")"
+	if len(v) > 1 {
+		s += fmt.Sprintf(" and %d more", len(v)-1)
+	}
+	return s
 }
 
 func (md *meta) build(v *fastjson.Value) (event.Event, error) {
@@ -230,10 +270,15 @@ func (md *meta) build(v *fastjson.Value) (event.Event, error) {
 	}
 	if ip.IsValid() {
 		ip = ip.Unmap().WithZone("")
-		if md.anonymiseIP {
-			ip = anonymise(ip)
+		switch md.opts.IP {
+		case IPKeep:
+			e.IP = ip.String()
+		case IPHash:
+			e.IP = md.opts.Salt.Hash(ip, md.receivedAt)
+		case IPDrop:
+		default:
+			e.IP = anonymise(ip).String()
 		}
-		e.IP = ip.String()
 	}
 
 	// Session and order.
@@ -357,7 +402,7 @@ func (md *meta) propertiesJSON(m message, props *fastjson.Value, limit int) ([]b
 }
 
 // contextJSON encodes the context column. The key actlog is reserved for
-// actlog's own flags; ip is left out when addresses are anonymised.
+// actlog's own flags; ip is left out unless addresses are kept.
 func (md *meta) contextJSON(ctx *fastjson.Value, clamped string, limit int) ([]byte, error) {
 	if ctx == nil && clamped == "" {
 		return []byte("{}"), nil
@@ -374,7 +419,7 @@ func (md *meta) contextJSON(ctx *fastjson.Value, clamped string, limit int) ([]b
 	}
 	if ctx != nil {
 		o, _ := ctx.Object()
-		anonymise := md.anonymiseIP
+		anonymise := md.opts.IP != IPKeep
 		w.members(o, func(k []byte) bool {
 			return string(k) == "actlog" || (anonymise && string(k) == "ip")
 		}, comma)

@@ -34,6 +34,14 @@ type Sink interface {
 	Write(ctx context.Context, b *event.Batch) error
 }
 
+// Plan holds events to the tracking plan. Check answers the rules an event
+// of source breaks (nil when none or when the source is not checked) and
+// whether they reject it; properties is the event's properties column.
+// It is called concurrently.
+type Plan interface {
+	Check(source, event string, properties []byte) (violations []event.Violation, reject bool)
+}
+
 // Source is a named producer of events with its own write key.
 type Source struct {
 	Name           string
@@ -52,6 +60,7 @@ type Options struct {
 	RetryAfter      time.Duration // advertised on 429/503; default 1 s
 	TrustedProxies  []netip.Prefix
 	Enrich          EnrichOptions
+	Plan            Plan // nil: no tracking plan
 }
 
 func (o *Options) setDefaults() {
@@ -281,7 +290,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t event.Type) in
 	md.routeType = t
 	md.uaCache = h.uaCache
 	md.opts = &h.opts.Enrich
-	md.anonymiseIP = !h.opts.Enrich.KeepIP
+	md.plan = h.opts.Plan
 
 	batch := md.batch(req.Messages, h.opts.Enrich.MaxEventBytes, func(err error) {
 		h.log.Error("build event", "source", src.Name, "err", err)

@@ -725,15 +725,15 @@ func TestForwardedFor(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		proxies []netip.Prefix
-		keepIP  bool
+		ip      ingest.IPMode
 		want    string
 	}{
-		{"untrusted", nil, false, "127.0.0.0"},
-		{"trusted proxy", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, false, "198.51.100.0"},
-		{"trusted proxy, ip kept", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, true, "198.51.100.23"},
+		{"untrusted", nil, "", "127.0.0.0"},
+		{"trusted proxy", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, "", "198.51.100.0"},
+		{"trusted proxy, ip kept", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, ingest.IPKeep, "198.51.100.23"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newServer(t, ingest.Options{TrustedProxies: tc.proxies, Enrich: ingest.EnrichOptions{KeepIP: tc.keepIP}})
+			s := newServer(t, ingest.Options{TrustedProxies: tc.proxies, Enrich: ingest.EnrichOptions{IP: tc.ip}})
 			wantCode(t, s.do(req{body: batch(trackMsg("xff")), header: map[string]string{"X-Forwarded-For": "198.51.100.23"}}), http.StatusOK)
 			var ip string
 			if err := s.st.DB().QueryRow(`SELECT ip FROM events WHERE event_id = 'xff'`).Scan(&ip); err != nil {

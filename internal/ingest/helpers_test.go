@@ -31,13 +31,12 @@ func testMeta(tb testing.TB, opts EnrichOptions, route event.Type, peer, userAge
 	tb.Helper()
 	opts.setDefaults()
 	md := &meta{
-		source:      "web",
-		receivedAt:  received(),
-		userAgent:   userAgent,
-		routeType:   route,
-		uaCache:     newUACache(64),
-		opts:        &opts,
-		anonymiseIP: !opts.KeepIP,
+		source:     "web",
+		receivedAt: received(),
+		userAgent:  userAgent,
+		routeType:  route,
+		uaCache:    newUACache(64),
+		opts:       &opts,
 	}
 	if peer != "" {
 		md.ip = netip.MustParseAddr(peer)

@@ -61,6 +61,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // a label value.
 func reasonClass(reason string) string {
 	switch {
+	case strings.HasPrefix(reason, planReasonPrefix):
+		return "tracking_plan"
 	case strings.Contains(reason, "required"):
 		return "missing_field"
 	case strings.Contains(reason, "longer than"), strings.Contains(reason, "larger than"):

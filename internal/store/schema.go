@@ -15,7 +15,11 @@ var eventColumns = [...]string{
 	"page_url", "page_path", "page_title", "referrer", "screen_name", "section", "banner",
 	"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
 	"device_type", "os", "browser", "ip", "properties", "context", "dedupe_key",
+	"violations",
 }
+
+// jsonColumns are the events columns appended as text and cast to JSON.
+var jsonColumns = map[string]bool{"properties": true, "context": true, "violations": true}
 
 // migrations are applied in order, each once, each in its own transaction.
 // Never edit a released migration: append a new one.
@@ -150,6 +154,37 @@ DROP INDEX IF EXISTS events_anonymous_id;`,
 	10: `
 DROP INDEX IF EXISTS identity_links_anonymous_id;
 DROP INDEX IF EXISTS identity_links_user_id;`,
+	// 11: the tracking plan: the rules a flagged event breaks, on its row;
+	// the event name and rules of an event the plan rejected.
+	11: `
+ALTER TABLE events ADD COLUMN IF NOT EXISTS violations JSON;
+ALTER TABLE rejected ADD COLUMN IF NOT EXISTS event VARCHAR;
+ALTER TABLE rejected ADD COLUMN IF NOT EXISTS violations JSON;`,
+	// 12: the audit of member erasures (PIPA/GDPR). The member is named by
+	// the SHA-256 of the user id: the audit proves an erasure without
+	// keeping who it was.
+	12: `
+CREATE TABLE IF NOT EXISTS erasures (
+	id              VARCHAR     NOT NULL,
+	subject_sha256  VARCHAR     NOT NULL,
+	requested_by    VARCHAR,
+	requested_at    TIMESTAMPTZ NOT NULL,
+	finished_at     TIMESTAMPTZ NOT NULL,
+	anonymous_ids   INTEGER     NOT NULL,
+	events          BIGINT      NOT NULL,
+	rejected        BIGINT      NOT NULL,
+	links           BIGINT      NOT NULL,
+	hours           JSON        NOT NULL, -- the hours (UTC) that held erased events
+	lake_partitions INTEGER,
+	lake_status     VARCHAR
+);
+-- Who an erasure is about, kept only until its lake rewrite is done (it
+-- needs them to find the member's rows in the lake), then deleted.
+CREATE TABLE IF NOT EXISTS erasures_pending (
+	id            VARCHAR NOT NULL,
+	user_id       VARCHAR NOT NULL,
+	anonymous_ids JSON    NOT NULL
+);`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -47,10 +47,18 @@ type Options struct {
 	// (default 1 s). The identities view is exact at any time: it reads the
 	// identifies stored since the last time itself.
 	LinksInterval time.Duration
-	MemoryLimit   string // DuckDB memory_limit, e.g. "2GB"; default DuckDB's
-	Threads       int    // DuckDB threads; default DuckDB's (all cores)
-	Logger        *slog.Logger
-	Registerer    prometheus.Registerer
+	// ExportDir is the one directory the store's SQL may write files to
+	// (the lake export's staging area); default Dir/export. Every other
+	// path is refused, to the export as to the SQL console.
+	ExportDir string
+	// NoEvents opens the store for tools that write no events (export,
+	// erasure, plan inference): the dedupe and session state is not
+	// restored (17 s at 10 million events) and Write refuses.
+	NoEvents    bool
+	MemoryLimit string // DuckDB memory_limit, e.g. "2GB"; default DuckDB's
+	Threads     int    // DuckDB threads; default DuckDB's (all cores)
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
 }
 
 func (o *Options) setDefaults() {
@@ -78,6 +86,9 @@ func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.ExportDir == "" && o.Dir != "" {
+		o.ExportDir = filepath.Join(o.Dir, "export")
+	}
 }
 
 // Store is actlog's DuckDB store: one writer goroutine that group-commits
@@ -88,6 +99,7 @@ type Store struct {
 	db       *sql.DB
 	wconn    *sql.Conn // the writer's own connection
 	queue    chan *writeReq
+	maint    chan *maintReq // deletions, run by the writer between commits
 	stop     chan struct{}
 	done     chan struct{} // closed when the writer has stopped
 	ckptDone chan struct{} // closed when the checkpointer has stopped
@@ -129,6 +141,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		log:      opts.Logger,
 		db:       db,
 		queue:    make(chan *writeReq, opts.QueueSize),
+		maint:    make(chan *maintReq),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		ckptDone: make(chan struct{}),
@@ -150,8 +163,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return fail(err)
 	}
 	start := time.Now()
-	if err := s.restore(ctx, start); err != nil {
-		return fail(err)
+	if !opts.NoEvents {
+		if err := s.restore(ctx, start); err != nil {
+			return fail(err)
+		}
 	}
 	if err := s.lockDown(ctx); err != nil {
 		return fail(err)
@@ -191,8 +206,16 @@ func (s *Store) configure(ctx context.Context) error {
 // lockDown forbids file access and further configuration changes from any
 // connection, so read-only SQL cannot reach the file system.
 func (s *Store) lockDown(ctx context.Context) error {
+	if err := os.MkdirAll(s.opts.ExportDir, 0o750); err != nil {
+		return fmt.Errorf("create export dir: %w", err)
+	}
+	dir, err := filepath.Abs(s.opts.ExportDir)
+	if err != nil {
+		return fmt.Errorf("export dir: %w", err)
+	}
 	for _, q := range []string{
 		"SET GLOBAL TimeZone = 'UTC'",
+		"SET allowed_directories = [" + sqlString(dir+string(filepath.Separator)) + "]",
 		"SET enable_external_access = false",
 		"SET lock_configuration = true",
 	} {
@@ -201,6 +224,17 @@ func (s *Store) lockDown(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// sqlString quotes s as a SQL string literal.
+func sqlString(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// ExportDir is the directory the store may write files to (absolute).
+func (s *Store) ExportDir() string {
+	d, _ := filepath.Abs(s.opts.ExportDir)
+	return d
 }
 
 // restore loads the dedupe keys of the window and the sessions still live.
@@ -278,7 +312,7 @@ func eventAppenderSpec() (string, []duckdb.TypeInfo, error) {
 		}
 		types = append(types, ti)
 		col := fmt.Sprintf("col%d", i+1)
-		if c == "properties" || c == "context" {
+		if jsonColumns[c] {
 			col += "::JSON"
 		}
 		sel = append(sel, col)
@@ -343,6 +377,9 @@ func (s *Store) Close() error {
 func (s *Store) Write(ctx context.Context, b *event.Batch) error {
 	if s.closing.Load() {
 		return ErrClosed
+	}
+	if s.opts.NoEvents {
+		return errors.New("store opened for a tool that writes no events")
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("queue write: %w", err)

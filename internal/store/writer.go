@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql/driver"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -43,6 +44,9 @@ func (s *Store) run() {
 			continue
 		case <-links.C:
 			s.catchUp()
+			continue
+		case m := <-s.maint:
+			s.runMaint(m)
 			continue
 		case <-s.stop:
 			s.drain()
@@ -217,7 +221,8 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 		defer rj.Close()
 		for _, r := range group {
 			for _, x := range r.batch.Rejected {
-				if err := rj.AppendRow(x.ReceivedAt, text(x.Source), int32(x.Index), text(x.MessageID), text(x.Reason), text(string(x.Raw))); err != nil {
+				if err := rj.AppendRow(x.ReceivedAt, text(x.Source), int32(x.Index), text(x.MessageID), text(x.Reason), text(string(x.Raw)),
+					text(x.Event), rawViolations(x.Violations)); err != nil {
 					return fmt.Errorf("append rejected: %w", err)
 				}
 				res.rejected++
@@ -274,8 +279,30 @@ func eventRow(e *event.Event, key uint64) []driver.Value {
 		text(e.Section), text(e.Banner),
 		text(e.UTMSource), text(e.UTMMedium), text(e.UTMCampaign), text(e.UTMTerm), text(e.UTMContent),
 		text(e.DeviceType), text(e.OS), text(e.Browser), text(e.IP),
-		jsonText(e.Properties), jsonText(e.Context), key,
+		jsonText(e.Properties), jsonText(e.Context), key, violationsJSON(e.Violations),
 	}
+}
+
+// rawViolations is violationsJSON for the table appender, which takes a
+// JSON column's value as json.RawMessage (a string would be stored as a
+// JSON string).
+func rawViolations(v []event.Violation) driver.Value {
+	if s, ok := violationsJSON(v).(string); ok {
+		return json.RawMessage(s)
+	}
+	return nil
+}
+
+// violationsJSON is the violations column: NULL when there are none.
+func violationsJSON(v []event.Violation) driver.Value {
+	if len(v) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil // strings only: cannot fail
+	}
+	return string(b)
 }
 
 // text stores "" as NULL and never hands DuckDB invalid UTF-8.

@@ -26,45 +26,48 @@ const (
 
 // wireEvent is event.Event on the wire. Field names are the column names.
 type wireEvent struct {
-	EventID     string          `json:"event_id"`
-	Source      string          `json:"source"`
-	Type        string          `json:"type"`
-	Event       string          `json:"event,omitempty"`
-	AnonymousID string          `json:"anonymous_id,omitempty"`
-	UserID      string          `json:"user_id,omitempty"`
-	SessionID   string          `json:"session_id,omitempty"`
-	Seq         *int64          `json:"seq,omitempty"`
-	TS          time.Time       `json:"ts"`
-	ClientTS    *time.Time      `json:"client_ts,omitempty"`
-	SentAt      *time.Time      `json:"sent_at,omitempty"`
-	ReceivedAt  time.Time       `json:"received_at"`
-	PageURL     string          `json:"page_url,omitempty"`
-	PagePath    string          `json:"page_path,omitempty"`
-	PageTitle   string          `json:"page_title,omitempty"`
-	Referrer    string          `json:"referrer,omitempty"`
-	ScreenName  string          `json:"screen_name,omitempty"`
-	Section     string          `json:"section,omitempty"`
-	Banner      string          `json:"banner,omitempty"`
-	UTMSource   string          `json:"utm_source,omitempty"`
-	UTMMedium   string          `json:"utm_medium,omitempty"`
-	UTMCampaign string          `json:"utm_campaign,omitempty"`
-	UTMTerm     string          `json:"utm_term,omitempty"`
-	UTMContent  string          `json:"utm_content,omitempty"`
-	DeviceType  string          `json:"device_type,omitempty"`
-	OS          string          `json:"os,omitempty"`
-	Browser     string          `json:"browser,omitempty"`
-	IP          string          `json:"ip,omitempty"`
-	Properties  json.RawMessage `json:"properties"`
-	Context     json.RawMessage `json:"context"`
+	EventID     string            `json:"event_id"`
+	Source      string            `json:"source"`
+	Type        string            `json:"type"`
+	Event       string            `json:"event,omitempty"`
+	AnonymousID string            `json:"anonymous_id,omitempty"`
+	UserID      string            `json:"user_id,omitempty"`
+	SessionID   string            `json:"session_id,omitempty"`
+	Seq         *int64            `json:"seq,omitempty"`
+	TS          time.Time         `json:"ts"`
+	ClientTS    *time.Time        `json:"client_ts,omitempty"`
+	SentAt      *time.Time        `json:"sent_at,omitempty"`
+	ReceivedAt  time.Time         `json:"received_at"`
+	PageURL     string            `json:"page_url,omitempty"`
+	PagePath    string            `json:"page_path,omitempty"`
+	PageTitle   string            `json:"page_title,omitempty"`
+	Referrer    string            `json:"referrer,omitempty"`
+	ScreenName  string            `json:"screen_name,omitempty"`
+	Section     string            `json:"section,omitempty"`
+	Banner      string            `json:"banner,omitempty"`
+	UTMSource   string            `json:"utm_source,omitempty"`
+	UTMMedium   string            `json:"utm_medium,omitempty"`
+	UTMCampaign string            `json:"utm_campaign,omitempty"`
+	UTMTerm     string            `json:"utm_term,omitempty"`
+	UTMContent  string            `json:"utm_content,omitempty"`
+	DeviceType  string            `json:"device_type,omitempty"`
+	OS          string            `json:"os,omitempty"`
+	Browser     string            `json:"browser,omitempty"`
+	IP          string            `json:"ip,omitempty"`
+	Properties  json.RawMessage   `json:"properties"`
+	Context     json.RawMessage   `json:"context"`
+	Violations  []event.Violation `json:"violations,omitempty"`
 }
 
 type wireRejected struct {
-	ReceivedAt time.Time `json:"received_at"`
-	Source     string    `json:"source"`
-	Index      int       `json:"index"`
-	MessageID  string    `json:"message_id,omitempty"`
-	Reason     string    `json:"reason"`
-	Raw        string    `json:"raw"`
+	ReceivedAt time.Time         `json:"received_at"`
+	Source     string            `json:"source"`
+	Index      int               `json:"index"`
+	MessageID  string            `json:"message_id,omitempty"`
+	Reason     string            `json:"reason"`
+	Raw        string            `json:"raw"`
+	Event      string            `json:"event,omitempty"`
+	Violations []event.Violation `json:"violations,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -85,7 +88,7 @@ func eventRecord(topic string, e *event.Event) (*kgo.Record, error) {
 		Section: e.Section, Banner: e.Banner,
 		UTMSource: e.UTMSource, UTMMedium: e.UTMMedium, UTMCampaign: e.UTMCampaign, UTMTerm: e.UTMTerm, UTMContent: e.UTMContent,
 		DeviceType: e.DeviceType, OS: e.OS, Browser: e.Browser, IP: e.IP,
-		Properties: e.Properties, Context: e.Context,
+		Properties: e.Properties, Context: e.Context, Violations: e.Violations,
 	}
 	if e.HasSeq {
 		w.Seq = &e.Seq
@@ -110,7 +113,8 @@ func eventRecord(topic string, e *event.Event) (*kgo.Record, error) {
 }
 
 func rejectedRecord(topic string, r *event.Rejected) (*kgo.Record, error) {
-	v, err := json.Marshal(wireRejected{ReceivedAt: r.ReceivedAt, Source: r.Source, Index: r.Index, MessageID: r.MessageID, Reason: r.Reason, Raw: string(r.Raw)})
+	v, err := json.Marshal(wireRejected{ReceivedAt: r.ReceivedAt, Source: r.Source, Index: r.Index, MessageID: r.MessageID, Reason: r.Reason, Raw: string(r.Raw),
+		Event: r.Event, Violations: r.Violations})
 	if err != nil {
 		return nil, fmt.Errorf("encode rejected: %w", err)
 	}
@@ -165,7 +169,8 @@ func decodeRecord(r *kgo.Record, b *event.Batch, limits event.Limits) error {
 		if w.Reason == "" || w.ReceivedAt.IsZero() {
 			return errors.New("rejected record without reason or time")
 		}
-		b.Rejected = append(b.Rejected, event.Rejected{ReceivedAt: w.ReceivedAt, Source: w.Source, Index: w.Index, MessageID: w.MessageID, Reason: w.Reason, Raw: []byte(w.Raw)})
+		b.Rejected = append(b.Rejected, event.Rejected{ReceivedAt: w.ReceivedAt, Source: w.Source, Index: w.Index, MessageID: w.MessageID, Reason: w.Reason, Raw: []byte(w.Raw),
+			Event: w.Event, Violations: w.Violations})
 	default:
 		return fmt.Errorf("unknown record kind %q", k)
 	}
@@ -193,7 +198,7 @@ func (w *wireEvent) event() (event.Event, error) {
 		Section: w.Section, Banner: w.Banner,
 		UTMSource: w.UTMSource, UTMMedium: w.UTMMedium, UTMCampaign: w.UTMCampaign, UTMTerm: w.UTMTerm, UTMContent: w.UTMContent,
 		DeviceType: w.DeviceType, OS: w.OS, Browser: w.Browser, IP: w.IP,
-		Properties: []byte(w.Properties), Context: []byte(w.Context),
+		Properties: []byte(w.Properties), Context: []byte(w.Context), Violations: w.Violations,
 	}
 	if w.Seq != nil {
 		e.Seq, e.HasSeq = *w.Seq, true

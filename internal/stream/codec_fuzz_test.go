@@ -32,6 +32,7 @@ func fuzzSeedEvents() []event.Event {
 			DeviceType: "mobile", OS: "iOS", Browser: "Safari", IP: "203.0.113.0",
 			Properties: json.RawMessage(`{"book_id":"b1","price":9.99,"tags":["a","b"],"nested":{"x":null}}`),
 			Context:    json.RawMessage(`{"locale":"ko-KR","page":{"path":"/b/1"}}`),
+			Violations: []event.Violation{{Rule: "type", Path: "/price", Message: "got number, want string"}, {Rule: "required", Message: "missing property 'book_title'"}},
 		},
 		{EventID: "m-2", Source: "app", Type: event.Page, Event: event.PageView, AnonymousID: "a-2", TS: ts, ReceivedAt: ts},
 		{EventID: "m-3", Source: "srv", Type: event.Identify, Event: "identify", UserID: "u-3", TS: ts.In(kst), ReceivedAt: ts, Seq: 0, HasSeq: true,
@@ -51,6 +52,8 @@ func fuzzSeedRejected() []event.Rejected {
 		{ReceivedAt: ts, Source: "web", Index: 3, MessageID: "m-9", Reason: "event name is required for track", Raw: []byte(`{"type":"track"}`)},
 		{ReceivedAt: ts, Source: "kafka:actlog.events", Index: 2, MessageID: "17", Reason: "undecodable record: decode event: EOF", Raw: []byte(`"\xff\x00"`)},
 		{ReceivedAt: ts, Reason: "r", Raw: nil},
+		{ReceivedAt: ts, Source: "ios", Index: 0, Reason: "violates the tracking plan: /plan: value must be one of \"monthly\", \"yearly\"", Raw: []byte(`{"type":"track","event":"subscribe","properties":{"plan":"daily"}}`),
+			Event: "subscribe", Violations: []event.Violation{{Rule: "enum", Path: "/plan", Message: "value must be one of \"monthly\", \"yearly\""}}},
 	}
 }
 

@@ -68,6 +68,22 @@ func (a *API) registerAnalyses(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/rejected", a.auth(func(w http.ResponseWriter, r *http.Request) {
 		a.answer(w, r, func(ctx context.Context) (any, error) { return e.Rejected(ctx, rangeParam(r)) })
 	}))
+	mux.HandleFunc("GET /api/v1/plan/violations", a.auth(func(w http.ResponseWriter, r *http.Request) {
+		a.answer(w, r, func(ctx context.Context) (any, error) {
+			v, err := e.Violations(ctx, rangeParam(r))
+			if err != nil {
+				return nil, err
+			}
+			var plan any
+			if a.opts.Plan != nil {
+				plan = a.opts.Plan()
+			}
+			return struct {
+				*query.ViolationsAnswer
+				Plan any `json:"plan"`
+			}{v, plan}, nil
+		})
+	}))
 }
 
 func rangeParam(r *http.Request) query.Range {

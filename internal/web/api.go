@@ -52,6 +52,12 @@ type Options struct {
 	SessionTTL time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Eraser serves member erasure (DELETE /api/v1/users/{id}); nil
+	// serves none.
+	Eraser Eraser
+	// Plan describes the tracking plan in force for
+	// /api/v1/plan/violations; nil when this process holds none.
+	Plan PlanInfo
 }
 
 // API serves /api/v1 and the health endpoints.
@@ -101,6 +107,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	}
 	if a.opts.Saved != nil {
 		a.registerSaved(mux)
+	}
+	if a.opts.Eraser != nil {
+		a.registerPrivacy(mux)
 	}
 	mux.HandleFunc("GET /api/v1/status", a.auth(a.status))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -135,6 +135,7 @@ func TestChartRefuses(t *testing.T) {
 		{"password in the ConfigMap", map[string]any{"config": map[string]any{"kafka": map[string]any{"sasl": map[string]any{"password": "x"}}}}, "secrets.kafkaSaslPassword"},
 		{"sources in config", map[string]any{"config": map[string]any{"sources": []any{}}}, "config.sources is set by the chart"},
 		{"unparsable memory limit", map[string]any{"process": map[string]any{"resources": map[string]any{"limits": map[string]any{"memory": "6.5Gi"}}}}, "cannot size DuckDB"},
+		{"plan set twice", map[string]any{"trackingPlan": "events: []\n", "config": map[string]any{"tracking_plan": map[string]any{"file": "/x"}}}, "config.tracking_plan is set by the chart"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -148,6 +149,47 @@ func TestChartRefuses(t *testing.T) {
 	objs := renderObjects(t, nil, map[string]any{"process": map[string]any{"replicas": 3, "allowMultipleStores": true}})
 	if r := one[*appsv1.StatefulSet](t, objs, "actlog-process").Spec.Replicas; r == nil || *r != 3 {
 		t.Errorf("process replicas = %v, want 3", r)
+	}
+}
+
+// TestTrackingPlan: a trackingPlan value becomes its own ConfigMap, mounted
+// in every pod at the file the configuration names, outside the checksums
+// (a new plan is reloaded, not rolled out).
+func TestTrackingPlan(t *testing.T) {
+	const plan = "enforcement:\n  default: flag\nevents:\n  - name: purchase_completed\n    owner: payments\n"
+	for _, vs := range valueSets {
+		t.Run(vs.name, func(t *testing.T) {
+			objs := renderObjects(t, vs.files, map[string]any{"trackingPlan": plan})
+			checkReferences(t, objs)
+			cm := one[*corev1.ConfigMap](t, objs, "actlog-config-plan")
+			if cm.Data["tracking-plan.yaml"] != plan {
+				t.Errorf("plan ConfigMap holds %q", cm.Data["tracking-plan.yaml"])
+			}
+			cfg := parseConfig(t, "ConfigMap actlog-config", one[*corev1.ConfigMap](t, objs, "actlog-config").Data["actlog.yaml"])
+			if cfg.TrackingPlan.File != "/etc/actlog/plan/tracking-plan.yaml" {
+				t.Errorf("tracking_plan.file = %q", cfg.TrackingPlan.File)
+			}
+			for wl, tpl := range podTemplates(objs) {
+				mounted := false
+				for _, m := range tpl.Spec.Containers[0].VolumeMounts {
+					mounted = mounted || (m.Name == "tracking-plan" && m.MountPath+"/tracking-plan.yaml" == cfg.TrackingPlan.File && m.SubPath == "")
+				}
+				if !mounted {
+					t.Errorf("%s does not mount the plan at %s (without subPath, so that updates arrive)", wl, cfg.TrackingPlan.File)
+				}
+			}
+			edited := renderObjects(t, vs.files, map[string]any{"trackingPlan": strings.Replace(plan, "flag", "reject", 1)})
+			a, b := podTemplates(objs), podTemplates(edited)
+			for wl := range a {
+				if !maps.Equal(a[wl].Annotations, b[wl].Annotations) {
+					t.Errorf("%s: editing the plan changes the pod's annotations: it would restart the pods", wl)
+				}
+			}
+			without := renderObjects(t, vs.files, nil)
+			if has[*corev1.ConfigMap](without, "actlog-config-plan") {
+				t.Error("a plan ConfigMap without a plan")
+			}
+		})
 	}
 }
 
@@ -945,6 +987,9 @@ type Config struct {
 		RateBurst       int      `yaml:"rate_burst"`
 		TrustedProxies  []string `yaml:"trusted_proxies"`
 		KeepIP          bool     `yaml:"keep_ip"`
+		IP              string   `yaml:"ip"`
+		IPSaltSecret    string   `yaml:"ip_salt_secret"`
+		IPSaltRotation  duration `yaml:"ip_salt_rotation"`
 		MaxFuture       duration `yaml:"max_future"`
 		MaxPast         duration `yaml:"max_past"`
 	} `yaml:"ingest"`
@@ -971,6 +1016,29 @@ type Config struct {
 	Tracker struct {
 		AltPath string `yaml:"alt_path"`
 	} `yaml:"tracker"`
+	TrackingPlan struct {
+		File           string   `yaml:"file"`
+		ReloadInterval duration `yaml:"reload_interval"`
+	} `yaml:"tracking_plan"`
+	Retention struct {
+		Days  int      `yaml:"days"`
+		Every duration `yaml:"every"`
+	} `yaml:"retention"`
+	Lake struct {
+		Dir string `yaml:"dir"`
+		S3  struct {
+			Bucket          string `yaml:"bucket"`
+			Prefix          string `yaml:"prefix"`
+			Region          string `yaml:"region"`
+			Endpoint        string `yaml:"endpoint"`
+			PathStyle       bool   `yaml:"path_style"`
+			AccessKeyID     string `yaml:"access_key_id"`
+			SecretAccessKey string `yaml:"secret_access_key"`
+		} `yaml:"s3"`
+		Every      duration `yaml:"every"`
+		CloseAfter duration `yaml:"close_after"`
+		Since      string   `yaml:"since"`
+	} `yaml:"lake"`
 	Kafka *struct {
 		Brokers  []string `yaml:"brokers"`
 		ClientID string   `yaml:"client_id"`

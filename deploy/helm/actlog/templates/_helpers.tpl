@@ -148,6 +148,10 @@ mode.
 {{- end }}
 {{- end }}
 {{- $_ := set $cfg "store" $store }}
+{{- if .Values.trackingPlan }}
+{{- if hasKey $cfg "tracking_plan" }}{{ fail "config.tracking_plan is set by the chart when trackingPlan is given: remove it from config" }}{{ end }}
+{{- $_ := set $cfg "tracking_plan" (dict "file" "/etc/actlog/plan/tracking-plan.yaml" "reload_interval" "10s") }}
+{{- end }}
 {{- if eq .Values.mode "kafka" }}
 {{- $kafka := $cfg.kafka | default dict }}
 {{- if not $kafka.brokers }}{{ fail "mode kafka needs config.kafka.brokers" }}{{ end }}
@@ -284,6 +288,11 @@ containers:
         readOnly: true
       - name: tmp
         mountPath: /tmp
+      {{- if $root.Values.trackingPlan }}
+      - name: tracking-plan
+        mountPath: /etc/actlog/plan
+        readOnly: true
+      {{- end }}
       {{- if .data }}
       - name: data
         mountPath: /data
@@ -303,6 +312,16 @@ volumes:
         - key: actlog.yaml
           path: actlog.yaml
     {{- end }}
+  {{- if $root.Values.trackingPlan }}
+  # Not in the checksums: a new plan reaches the pods through the volume
+  # (within a minute or so) and actlog reloads it without a restart.
+  - name: tracking-plan
+    configMap:
+      name: {{ include "actlog.configMapName" $root }}-plan
+      items:
+        - key: tracking-plan.yaml
+          path: tracking-plan.yaml
+  {{- end }}
   - name: tmp
     emptyDir:
       sizeLimit: 256Mi
