@@ -24,7 +24,7 @@ RUN npm run build
 
 # ---- 2. the binary. DuckDB is linked through cgo (static libraries for
 # linux/amd64 and linux/arm64), so this stage runs on the target platform.
-FROM golang:1.26.8-bookworm AS build
+FROM golang:1.26.11-bookworm AS build
 ARG VERSION=dev
 ENV CGO_ENABLED=1 \
     GOFLAGS=-buildvcs=false

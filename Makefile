@@ -1,16 +1,23 @@
 # actlog — run `make help` for the targets.
 SHELL := /bin/bash
 GO ?= go
+# Build with the toolchain go.mod names (downloaded through the module
+# proxy when this machine's Go is older), even where GOTOOLCHAIN=local.
+export GOTOOLCHAIN := auto
 BIN := bin/actlog
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 STATICCHECK_VERSION := v0.8.2
+GOVULNCHECK_VERSION := v1.9.0
+# The Go vulnerability database, read from its module: vuln.go.dev is not
+# reachable from every build machine, the module proxy is.
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 GOBIN := $(shell $(GO) env GOPATH)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DASHBOARD := internal/web/ui/index.html
 DASHBOARD_SRC := $(shell find dashboard/src dashboard/build.mjs dashboard/package-lock.json -type f 2>/dev/null)
 
-.PHONY: help build run test test-short test-browser test-deploy fuzz bench check clean tracker dashboard
+.PHONY: help build run test test-short test-browser test-deploy fuzz bench check audit clean tracker dashboard
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -68,6 +75,14 @@ check: ## go vet and staticcheck
 	$(GO) vet ./...
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...
+
+audit: ## known vulnerabilities: govulncheck (reachable ones fail) and npm audit of the shipped JavaScript (high and critical fail)
+	@test -x $(GOBIN)/govulncheck || $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+	db=$$(cd "$$(mktemp -d)" && $(GO) mod init vulndb >/dev/null 2>&1 && \
+		$(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p') && \
+		test -d "$$db/data/osv" && $(GOBIN)/govulncheck -db "file://$$db/data/osv" ./...
+	cd tracker && npm audit --omit=dev --audit-level=high
+	cd dashboard && npm audit --omit=dev --audit-level=high
 
 tracker: ## rebuild the web tracker and the copy the binary serves
 	cd tracker && npm ci --no-audit --no-fund && npm run build

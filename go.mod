@@ -2,6 +2,10 @@ module github.com/actlog/actlog
 
 go 1.26.8
 
+// Go 1.26.11 fixes net/http, crypto/tls, crypto/x509 and html/template
+// vulnerabilities govulncheck finds reachable from actlog (make audit).
+toolchain go1.26.11
+
 require (
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.18
