@@ -41,15 +41,7 @@ func eraseCmd(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	eo := privacy.EraserOptions{Lake: lake, Logger: log}
-	if cfg.Retention.Days > 0 {
-		ret, err := privacy.NewRetention(st, cfg.Retention.Days, nil, log, nil)
-		if err != nil {
-			return err
-		}
-		eo.Horizon = ret.Horizon
-	}
-	er, err := privacy.NewEraser(st, eo)
+	er, err := privacy.NewEraser(st, privacy.EraserOptions{Lake: lake, Logger: log})
 	if err != nil {
 		return err
 	}

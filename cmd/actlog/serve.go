@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -87,14 +88,80 @@ func roleCmd(ctx context.Context, r role, args, env []string, stdout, stderr io.
 	if (r == roleIngest || r == roleProcess) && !kafka {
 		return fmt.Errorf("actlog %s needs Kafka: set kafka.brokers or ACTLOG_KAFKA_BROKERS", r)
 	}
-	return runRole(ctx, r, cfg, log, stdout, *demo, *demoRate)
+	return superviseRole(ctx, r, cfg, log, stdout, *demo, *demoRate)
 }
+
+// superviseRole runs the role and, when DuckDB invalidated the store after
+// a fatal I/O error (a full disk), runs it again once the store opens:
+// clients are refused meanwhile and retry, nothing acknowledged is lost.
+// A signal during the wait ends it.
+func superviseRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout io.Writer, demo bool, demoRate float64) error {
+	wait := time.Second
+	for reopening := false; ; reopening = true {
+		err := runRole(ctx, r, cfg, log, stdout, demo, demoRate, reopening)
+		if !errors.Is(err, store.ErrInvalidated) && !errors.Is(err, errReopen) {
+			return err
+		}
+		if errors.Is(err, store.ErrInvalidated) {
+			wait = time.Second
+		}
+		log.Error("the store must be reopened: restarting the role", "err", err, "in", wait.String())
+		stopFallback := serveUnavailable(cfg, log, wait)
+		sctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+		select {
+		case <-sctx.Done():
+			stop()
+			stopFallback()
+			return err
+		case <-time.After(wait):
+		}
+		stop()
+		stopFallback()
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// serveUnavailable answers on the role's address while the store is being
+// reopened: 503 with Retry-After to every request but /healthz, so that
+// clients retry instead of finding the port closed. It returns the
+// function that stops it.
+func serveUnavailable(cfg Config, log *slog.Logger, retry time.Duration) func() {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		log.Warn("cannot answer while the store reopens", "err", err)
+		return func() {}
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/healthz" {
+			_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+			return
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()))))
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"error":"the store is being reopened after a fatal error; retry"}`+"\n")
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout), ReadTimeout: time.Duration(cfg.HTTP.ReadTimeout)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	return func() {
+		_ = srv.Close()
+		<-done
+	}
+}
+
+// errReopen marks a store that failed to open again after it was
+// invalidated: the supervisor keeps trying.
+var errReopen = errors.New("store not reopened yet")
 
 // runRole wires and runs one role until a signal, then shuts down in order:
 // readiness fails → demo traffic stops → HTTP stops accepting and finishes
 // its requests (each waits for durability) → the producer flushes → the
 // processor stops after its last store commit → the store closes.
-func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout io.Writer, demo bool, demoRate float64) error {
+func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout io.Writer, demo bool, demoRate float64, reopening bool) error {
 	kafka := len(cfg.Kafka.Brokers) > 0
 	hasIngest := r != roleProcess
 	hasStore := r != roleIngest
@@ -130,6 +197,9 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 	if hasStore {
 		st, err = store.Open(ctx, cfg.storeOptions(log, reg))
 		if err != nil {
+			if reopening {
+				return fmt.Errorf("%w: %w", errReopen, err)
+			}
 			return fmt.Errorf("open store: %w", err)
 		}
 		defer func() {
@@ -230,18 +300,16 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 		if runLake != nil {
 			bg.Go(func() { runLake(bgCtx) })
 		}
-		eo := privacy.EraserOptions{Lake: lake, Logger: log.With("component", "privacy"), Registerer: reg}
+		eraser, err := privacy.NewEraser(st, privacy.EraserOptions{Lake: lake, Logger: log.With("component", "privacy"), Registerer: reg})
+		if err != nil {
+			return err
+		}
 		if cfg.Retention.Days > 0 {
-			ret, err := privacy.NewRetention(st, cfg.Retention.Days, nil, log.With("component", "retention"), reg)
+			ret, err := eraser.Retention(cfg.Retention.Days, nil, log.With("component", "retention"), reg)
 			if err != nil {
 				return err
 			}
-			eo.Horizon = ret.Horizon
 			bg.Go(func() { ret.Run(bgCtx, time.Duration(cfg.Retention.Every)) })
-		}
-		eraser, err := privacy.NewEraser(st, eo)
-		if err != nil {
-			return err
 		}
 		opts.Eraser = eraser
 	}
@@ -313,7 +381,11 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 
 	procCtx, stopProc := context.WithCancel(context.Background())
 	procDone := make(chan error, 1)
-	var procFailed <-chan error // nil, so never ready, without a processor
+	var procFailed <-chan error    // nil, so never ready, without a processor
+	var storeFatal <-chan struct{} // nil without a store
+	if st != nil {
+		storeFatal = st.Invalidated()
+	}
 	if processor != nil {
 		go func() { procDone <- processor.Run(procCtx) }()
 		procFailed = procDone
@@ -367,6 +439,9 @@ func runRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout i
 			runErr = fmt.Errorf("kafka processor: %w", err)
 		}
 		procDone <- err
+	case <-storeFatal:
+		runErr = store.ErrInvalidated
+		log.Error("store invalidated: draining, closing and opening it again")
 	case <-ctx.Done():
 	}
 	go func() {

@@ -35,8 +35,8 @@ func ParseIPMode(s string) (IPMode, error) {
 }
 
 // Salt keys the hash of client addresses (IP mode hash). Its key changes
-// every period (a day by default, periods counted from the Unix epoch in
-// UTC): an address hashes to the same value within a period, so visits
+// every period (a day by default; periods counted from the Unix epoch, so
+// a day runs from midnight UTC): an address hashes to the same value within a period, so visits
 // can be counted, and to unrelated values across periods, so no one can
 // follow an address over time or reverse the hash by trying every
 // address, once the period's key is gone. A Salt is safe for concurrent
@@ -50,10 +50,12 @@ type Salt struct {
 	secret []byte // nil: random keys
 	period time.Duration
 
-	mu  sync.Mutex
-	cur int64 // the period of key
-	key []byte
+	mu   sync.Mutex
+	keys map[int64][]byte // by period: the last few, so that requests at a boundary agree
 }
+
+// keptKeys is how many periods' keys a Salt remembers.
+const keptKeys = 3
 
 // NewSalt returns a Salt deriving its keys from secret (nil or empty:
 // random keys), rotating every period (0: 24 hours).
@@ -64,28 +66,38 @@ func NewSalt(secret []byte, period time.Duration) *Salt {
 	if len(secret) == 0 {
 		secret = nil
 	}
-	return &Salt{secret: secret, period: period, cur: -1}
+	return &Salt{secret: secret, period: period, keys: map[int64][]byte{}}
 }
 
-// keyAt is the key of the period holding t.
+// keyAt is the key of the period holding t. A random key, once dropped,
+// is gone: a period more than keptKeys behind the newest gets a new one.
 func (s *Salt) keyAt(t time.Time) []byte {
 	n := t.UnixNano() / int64(s.period)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if n != s.cur || s.key == nil {
-		if s.secret != nil {
-			m := hmac.New(sha256.New, s.secret)
-			var b [8]byte
-			binary.BigEndian.PutUint64(b[:], uint64(n))
-			m.Write(b[:])
-			s.key = m.Sum(nil)
-		} else {
-			s.key = make([]byte, 32)
-			_, _ = rand.Read(s.key) // never fails (crypto/rand panics instead)
-		}
-		s.cur = n
+	if k, ok := s.keys[n]; ok {
+		return k
 	}
-	return s.key
+	var k []byte
+	if s.secret != nil {
+		m := hmac.New(sha256.New, s.secret)
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], uint64(n))
+		m.Write(b[:])
+		k = m.Sum(nil)
+	} else {
+		k = make([]byte, 32)
+		_, _ = rand.Read(k) // never fails (crypto/rand panics instead)
+	}
+	s.keys[n] = k
+	for len(s.keys) > keptKeys {
+		oldest := n
+		for p := range s.keys {
+			oldest = min(oldest, p)
+		}
+		delete(s.keys, oldest)
+	}
+	return k
 }
 
 // Hash is the stored form of a with the key of the period holding at:

@@ -16,6 +16,9 @@ type Destination interface {
 	Put(ctx context.Context, key, file string) error
 	// Get reads a small object (a manifest); ErrNotFound when absent.
 	Get(ctx context.Context, key string) ([]byte, error)
+	// GetFile copies the object at key, of any size, to the local file;
+	// ErrNotFound when absent.
+	GetFile(ctx context.Context, key, file string) error
 	// List returns the objects whose keys end with suffix, each with a tag
 	// that changes whenever the object does.
 	List(ctx context.Context, suffix string) ([]Object, error)

@@ -148,6 +148,24 @@ func (d *Dir) Get(ctx context.Context, key string) ([]byte, error) {
 	return b, nil
 }
 
+// GetFile copies the file at key to file.
+func (d *Dir) GetFile(ctx context.Context, key, file string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		return ErrNotFound
+	}
+	if err := copyFile(p, file); err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	return nil
+}
+
 // List walks the directory for files ending with suffix, skipping Put's
 // temporary files; the tag is the size and modification time.
 func (d *Dir) List(ctx context.Context, suffix string) ([]Object, error) {

@@ -31,6 +31,9 @@ type Store interface {
 	ExportHour(ctx context.Context, hour time.Time, file string) (int64, error)
 	// DescribeParquet reads back such a file's rows, ts range and columns.
 	DescribeParquet(ctx context.Context, file string) (store.ParquetInfo, error)
+	// RetainedFrom is the first hour the store holds whole: older hours
+	// may have lost events to retention (zero: none has).
+	RetainedFrom(ctx context.Context) (time.Time, error)
 	// ScrubParquet copies a Parquet file without a member's rows.
 	ScrubParquet(ctx context.Context, in, out string, m store.Member) (kept, removed int64, err error)
 	// ExportDir is the only directory the store may write files to.
@@ -94,6 +97,7 @@ type Summary struct {
 	Behind    int           `json:"behind"`    // hours of which the store now holds fewer rows than the lake (kept)
 	Deleted   int           `json:"deleted"`   // partitions removed by Rewrite: their hour has no events left
 	Open      int           `json:"open"`      // hours given to Rewrite that are not closed yet (Export will write them)
+	Archived  int           `json:"archived"`  // hours given to Rewrite that retention cut from the store: left as they are
 	Rows      int64         `json:"rows"`      // rows written
 	Bytes     int64         `json:"bytes"`     // bytes of Parquet written
 	Elapsed   time.Duration `json:"elapsed_ns"`
@@ -221,10 +225,21 @@ func (e *Exporter) rewrite(ctx context.Context, hours []time.Time) (Summary, err
 	}
 	slices.SortFunc(hs, func(a, b time.Time) int { return a.Compare(b) })
 	hs = slices.Compact(hs)
+	retained, err := e.st.RetainedFrom(ctx)
+	if err != nil {
+		return sum, err
+	}
 	for _, h := range hs {
 		if !h.Before(end) {
 			sum.Open++
 			e.log.Debug("lake rewrite: hour not closed yet, left to the export", "partition", PartitionPath(h))
+			continue
+		}
+		if h.Before(retained) {
+			// The store no longer holds this hour whole: rebuilding it
+			// from the store would drop archived rows. Scrub is for those.
+			sum.Archived++
+			e.log.Warn("lake rewrite refused: retention took part of this hour from the store", "partition", PartitionPath(h))
 			continue
 		}
 		prev, err := e.manifest(ctx, ManifestKey(h))

@@ -32,8 +32,12 @@ func ManifestKey(hour time.Time) string { return PartitionPath(hour) + "/" + Man
 
 // hourOfManifestKey returns the hour of a manifest's key, and false for a
 // key outside the layout.
-func hourOfManifestKey(key string) (time.Time, bool) {
-	dir, ok := strings.CutSuffix(key, "/"+ManifestFile)
+func hourOfManifestKey(key string) (time.Time, bool) { return hourOfKey(key, ManifestFile) }
+
+// hourOfKey returns the hour of the key of a partition's file named name,
+// and false for a key outside the layout.
+func hourOfKey(key, name string) (time.Time, bool) {
+	dir, ok := strings.CutSuffix(key, "/"+name)
 	if !ok {
 		return time.Time{}, false
 	}

@@ -265,6 +265,30 @@ func (d *S3) Get(ctx context.Context, key string) ([]byte, error) {
 	return b, nil
 }
 
+// GetFile streams the object at key into file.
+func (d *S3) GetFile(ctx context.Context, key, file string) error {
+	out, err := d.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(d.bucket), Key: aws.String(d.key(key))})
+	if notFound(err) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("get s3://%s/%s: %w", d.bucket, d.key(key), err)
+	}
+	defer out.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("get s3://%s/%s: %w", d.bucket, d.key(key), err)
+	}
+	if _, err := io.Copy(f, out.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("read s3://%s/%s: %w", d.bucket, d.key(key), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return nil
+}
+
 // List lists the keys under the prefix that end with suffix; the tag is
 // the ETag and size.
 func (d *S3) List(ctx context.Context, suffix string) ([]Object, error) {

@@ -28,12 +28,14 @@ func (e *Exporter) Scrub(ctx context.Context, before time.Time, m store.Member) 
 func (e *Exporter) scrub(ctx context.Context, before time.Time, m store.Member) (Summary, error) {
 	var sum Summary
 	e.removeStaleStaging()
-	objs, err := e.dst.List(ctx, "/"+ManifestFile)
+	// The data files, not the manifests: a partition whose manifest went
+	// missing (an interrupted rewrite) still holds rows to scrub.
+	objs, err := e.dst.List(ctx, "/"+DataFile)
 	if err != nil {
 		return sum, err
 	}
 	for _, o := range objs {
-		h, ok := hourOfManifestKey(o.Key)
+		h, ok := hourOfKey(o.Key, DataFile)
 		if !ok || !h.Before(before) {
 			continue
 		}
@@ -47,20 +49,17 @@ func (e *Exporter) scrub(ctx context.Context, before time.Time, m store.Member) 
 func (e *Exporter) scrubHour(ctx context.Context, h time.Time, m store.Member, sum *Summary) error {
 	start := time.Now()
 	prev, err := e.manifest(ctx, ManifestKey(h))
-	if err != nil || prev == nil {
-		return err
-	}
-	data, err := e.dst.Get(ctx, DataKey(h))
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
 	in, out := e.stagingFile(h, ".parquet"), e.stagingFile(h, ".parquet")
 	defer os.Remove(in)
 	defer os.Remove(out)
-	if err := os.WriteFile(in, data, 0o600); err != nil {
+	err = e.dst.GetFile(ctx, DataKey(h), in)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("stage partition %s: %w", PartitionPath(h), err)
 	}
 	kept, removed, err := e.st.ScrubParquet(ctx, in, out, m)

@@ -21,6 +21,7 @@ type Store interface {
 	RecordLake(ctx context.Context, id string, partitions int, lakeErr error) error
 	LakePending(ctx context.Context) ([]store.PendingErasure, error)
 	DeleteBefore(ctx context.Context, cutoff time.Time) (events, rejected int64, err error)
+	RetainedFrom(ctx context.Context) (time.Time, error)
 	DB() *sql.DB
 }
 
@@ -47,22 +48,21 @@ type Result struct {
 
 // EraserOptions configure an Eraser.
 type EraserOptions struct {
-	Lake Lake // nil: no lake export
-	// Horizon is the start of the first hour the store still holds whole,
-	// when retention deletes older events (see Retention.Horizon); nil:
-	// the store holds every hour. The lake's older hours are scrubbed
-	// from the lake itself.
-	Horizon    func() time.Time
+	Lake       Lake // nil: no lake export
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
 
 // Eraser erases members from the store and, when there is one, the lake.
+// The store says which hours it holds whole (those after the latest
+// retention cutoff): those are rebuilt from it, older ones are scrubbed
+// in the lake itself. Its Retention runs under the same lock, so that no
+// retention run cuts into an hour while an erasure rebuilds it.
 type Eraser struct {
 	st   Store
 	opts EraserOptions
 	log  *slog.Logger
-	mu   sync.Mutex
+	mu   *sync.Mutex // shared with Retention
 
 	erasures *prometheus.CounterVec
 }
@@ -73,7 +73,7 @@ func NewEraser(st Store, opts EraserOptions) (*Eraser, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Eraser{st: st, opts: opts, log: log, erasures: prometheus.NewCounterVec(prometheus.CounterOpts{
+	e := &Eraser{st: st, opts: opts, log: log, mu: &sync.Mutex{}, erasures: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "actlog_erasures_total", Help: "Member erasures by result (done, failed, lake_failed).",
 	}, []string{"result"})}
 	for _, r := range []string{"done", "failed", "lake_failed"} {
@@ -129,9 +129,9 @@ func (e *Eraser) lakeWork(ctx context.Context, m store.Member, hours []time.Time
 	if e.opts.Lake == nil {
 		return 0, nil
 	}
-	var horizon time.Time
-	if e.opts.Horizon != nil {
-		horizon = e.opts.Horizon()
+	horizon, err := e.st.RetainedFrom(ctx)
+	if err != nil {
+		return 0, err
 	}
 	var whole []time.Time
 	for _, h := range hours {
@@ -244,6 +244,7 @@ func (e *Eraser) Erasures(ctx context.Context) (any, error) {
 // schedule. The lake is the archive: retention never touches it.
 type Retention struct {
 	st      Store
+	mu      *sync.Mutex // the eraser's
 	days    int
 	log     *slog.Logger
 	now     func() time.Time
@@ -251,9 +252,19 @@ type Retention struct {
 	lastRun prometheus.Gauge
 }
 
-// NewRetention returns the retention of days days (at least 1). log and
-// reg may be nil; now nil is time.Now.
-func NewRetention(st Store, days int, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*Retention, error) {
+// Retention returns the retention of days days (at least 1) of the
+// eraser's store, run under the eraser's lock. log and reg may be nil;
+// now nil is time.Now.
+func (e *Eraser) Retention(days int, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*Retention, error) {
+	r, err := newRetention(e.st, days, now, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	r.mu = e.mu
+	return r, nil
+}
+
+func newRetention(st Store, days int, now func() time.Time, log *slog.Logger, reg prometheus.Registerer) (*Retention, error) {
 	if days < 1 {
 		return nil, fmt.Errorf("retention of %d days: want at least 1", days)
 	}
@@ -263,7 +274,7 @@ func NewRetention(st Store, days int, now func() time.Time, log *slog.Logger, re
 	if now == nil {
 		now = time.Now
 	}
-	r := &Retention{st: st, days: days, log: log, now: now,
+	r := &Retention{st: st, days: days, log: log, now: now, mu: &sync.Mutex{},
 		deleted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "actlog_retention_deleted_total", Help: "Rows deleted for being older than retention.days, by table (events, rejected).",
 		}, []string{"table"}),
@@ -286,19 +297,10 @@ func (r *Retention) Cutoff() time.Time {
 	return r.now().UTC().AddDate(0, 0, -r.days)
 }
 
-// Horizon is the start of the first hour retention has not cut into: the
-// store holds every hour from there whole (an hour before it may have
-// lost its older events).
-func (r *Retention) Horizon() time.Time {
-	c := r.Cutoff()
-	if h := c.Truncate(time.Hour); h.Equal(c) {
-		return h
-	}
-	return c.Truncate(time.Hour).Add(time.Hour)
-}
-
 // Once deletes the events older than the retention period.
 func (r *Retention) Once(ctx context.Context) (events, rejected int64, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	cutoff := r.Cutoff()
 	events, rejected, err = r.st.DeleteBefore(ctx, cutoff)
 	if err != nil {

@@ -140,7 +140,11 @@ func TestRetention(t *testing.T) {
 	write(t, st, now.AddDate(0, 0, -40), "old")
 	write(t, st, now.AddDate(0, 0, -29), "kept")
 	reg := prometheus.NewRegistry()
-	r, err := NewRetention(st, 30, func() time.Time { return now }, nil, reg)
+	er, err := NewEraser(st, EraserOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := er.Retention(30, func() time.Time { return now }, nil, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +175,7 @@ func TestRetention(t *testing.T) {
 	if n := count(t, st, `SELECT count(*) FROM events`); n != 1 {
 		t.Fatalf("%d events after Run", n)
 	}
-	if _, err := NewRetention(st, 0, nil, nil, nil); err == nil {
+	if _, err := er.Retention(0, nil, nil, nil); err == nil {
 		t.Error("a retention of 0 days was accepted")
 	}
 }
@@ -201,16 +205,21 @@ func TestEraseWithRetention(t *testing.T) {
 	if sum, err := lk.Export(ctx); err != nil || sum.Written != 3 {
 		t.Fatalf("export: %+v, %v", sum, err)
 	}
-	ret, err := NewRetention(st, 30, nil, nil, nil)
+	er, err := NewEraser(st, EraserOptions{Lake: lk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ret, err := er.Retention(30, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if evs, _, err := ret.Once(ctx); err != nil || evs != 5 {
 		t.Fatalf("retention: %d, %v", evs, err)
 	}
-	er, err := NewEraser(st, EraserOptions{Lake: lk, Horizon: ret.Horizon})
-	if err != nil {
-		t.Fatal(err)
+	// A rewrite of an hour retention cut into is refused: it would drop
+	// the archive's rows.
+	if sum, err := lk.Rewrite(ctx, []time.Time{old}); err != nil || sum.Archived != 1 || sum.Written+sum.Deleted != 0 {
+		t.Fatalf("rewrite of an archived hour: %+v, %v", sum, err)
 	}
 	res, err := er.Erase(ctx, "X", "ticket-9")
 	if err != nil {

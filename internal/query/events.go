@@ -169,7 +169,9 @@ func (e *Engine) Tail(ctx context.Context, where []Filter, interval time.Duratio
 	}
 	maxRow := func() (int64, error) {
 		var n int64
-		err := e.query(ctx, `SELECT coalesce(max(rowid), -1) FROM events`, nil, func(rows *sql.Rows) error {
+		// commit_seq, the writer's commit number, rises with every commit
+		// and, unlike rowids, survives deletions.
+		err := e.query(ctx, `SELECT coalesce(max(commit_seq), 0) FROM events`, nil, func(rows *sql.Rows) error {
 			return rows.Scan(&n)
 		})
 		return n, err
@@ -182,7 +184,7 @@ func (e *Engine) Tail(ctx context.Context, where []Filter, interval time.Duratio
 		started()
 	}
 	lo, hi := b.arg(int64(0)), b.arg(int64(0))
-	q := `SELECT ` + eventCols + ` FROM events e WHERE e.rowid > ` + lo + ` AND e.rowid <= ` + hi + ` AND ` + w + ` ORDER BY e.rowid`
+	q := `SELECT ` + eventCols + ` FROM events e WHERE e.commit_seq > ` + lo + ` AND e.commit_seq <= ` + hi + ` AND ` + w + ` ORDER BY e.commit_seq, e.rowid`
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -71,7 +71,7 @@ func (e *Engine) Journey(ctx context.Context, r JourneyRequest) (*JourneyAnswer,
 	l := `WITH l AS (SELECT anonymous_id, user_id, ts FROM identity_links) `
 	if e.opts.LinksCaughtUp == nil || !e.opts.LinksCaughtUp() {
 		l = `WITH tail AS MATERIALIZED (SELECT anonymous_id, user_id, ts FROM events
-			WHERE rowid > (SELECT through FROM identity_state) AND type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL),
+			WHERE commit_seq > (SELECT through FROM identity_state) AND type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL),
 		l AS (SELECT anonymous_id, user_id, ts FROM identity_links UNION ALL SELECT * FROM tail) `
 	}
 	member := r.ID

@@ -4,19 +4,20 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
-// Deleting rows moves the rowids of the rows after them at the next
-// checkpoint (DuckDB compacts row groups), and identity_state.through is a
-// rowid. So deletions run in the writer goroutine, between commits, as
-// maintenance operations: the identity links are caught up first, the rows
-// are deleted, a checkpoint compacts the table while nothing is appended,
-// and through is set to the last rowid after it.
+// Deletions (an erasure, retention) run in the writer goroutine, between
+// commits, as maintenance operations: they never interleave with a commit
+// or an identity catch-up. Deleting rows makes DuckDB renumber the rowids
+// of the rows after them at a later checkpoint; nothing in the store
+// depends on rowids (the identity watermark is commit_seq).
 
 // maintReq is a maintenance operation for the writer goroutine.
 type maintReq struct {
@@ -42,50 +43,19 @@ func (s *Store) exclusive(ctx context.Context, op func(ctx context.Context) erro
 	case err := <-r.done:
 		return err
 	case <-s.done:
-		return ErrClosed
+		// The writer ran r before it stopped, or never will.
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return ErrClosed
+		}
 	}
 }
 
 // runMaint runs a maintenance request in the writer goroutine.
 func (s *Store) runMaint(r *maintReq) {
-	ctx := context.Background()
-	if err := s.catchUpLinks(ctx); err != nil {
-		r.done <- fmt.Errorf("catch up identity links: %w", err)
-		return
-	}
-	s.linksDue = false
-	s.linksBehind.Store(false)
-	err := r.run(ctx)
-	if ferr := s.afterDelete(ctx); ferr != nil {
-		err = errors.Join(err, ferr)
-	}
-	r.done <- err
-}
-
-// afterDelete checkpoints, so that DuckDB compacts the rows left while no
-// row is appended, then points identity_state at the last row. Should no
-// checkpoint succeed, through goes back to -1: the next catch-up appends
-// every identify's link again, which the identities view tolerates (it
-// takes the first link per anonymous id), and none is missed.
-func (s *Store) afterDelete(ctx context.Context) error {
-	var err error
-	for try := 0; try < 20; try++ {
-		if _, err = s.wconn.ExecContext(ctx, "CHECKPOINT"); err == nil {
-			break
-		}
-		time.Sleep(time.Duration(try+1) * 50 * time.Millisecond)
-	}
-	q := `UPDATE identity_state SET through = (SELECT coalesce(max(rowid), -1) FROM events)`
-	if err != nil {
-		s.log.Error("no checkpoint after a deletion: identity links will be rebuilt", "err", err)
-		q = `UPDATE identity_state SET through = -1`
-		s.linksDue = true
-		s.linksBehind.Store(true)
-	}
-	if _, uerr := s.wconn.ExecContext(ctx, q); uerr != nil {
-		return fmt.Errorf("reset identity state: %w", uerr)
-	}
-	return nil
+	r.done <- r.run(context.Background())
 }
 
 // Erasure is what one member's erasure removed.
@@ -118,8 +88,8 @@ func SubjectHash(userID string) string {
 // records the erasure in the erasures table, all in one transaction.
 // Answers the hours that held erased events, so the lake can be rewritten.
 func (s *Store) Erase(ctx context.Context, userID, requestedBy string) (Erasure, error) {
-	if userID == "" {
-		return Erasure{}, errors.New("erase: user id is empty")
+	if userID == "" || strings.ContainsRune(userID, 0) {
+		return Erasure{}, errors.New("erase: user id is empty or holds a NUL character")
 	}
 	e := Erasure{ID: newErasureID(), SubjectHash: SubjectHash(userID), RequestedBy: requestedBy, RequestedAt: time.Now().UTC(), Hours: []time.Time{}}
 	err := s.exclusive(ctx, func(ctx context.Context) error {
@@ -177,9 +147,18 @@ func (s *Store) Erase(ctx context.Context, userID, requestedBy string) (Erasure,
 				return fmt.Errorf("delete identity links: %w", err)
 			}
 			e.Links, _ = res.RowsAffected()
-			res, err = c.ExecContext(ctx, `DELETE FROM rejected WHERE json_valid(raw) AND (
-				json_extract_string(raw, '$.userId') = $1
-				OR json_extract_string(raw, '$.anonymousId') IN (SELECT anonymous_id FROM erase_ids))`, userID)
+			// Rejected events are kept as received: JSON with the Segment
+			// keys, a Kafka record's JSON with the column names, or text
+			// that is no longer JSON (cut at the size limit, a CSV line):
+			// the last are matched by the ids' text.
+			res, err = c.ExecContext(ctx, `DELETE FROM rejected WHERE rowid IN (
+				SELECT rowid FROM (SELECT rowid, raw, json_valid(raw) AS ok, CASE WHEN json_valid(raw) THEN raw ELSE '{}' END AS j FROM rejected)
+				WHERE CASE WHEN ok THEN
+					coalesce(json_extract_string(j, '$.userId'), json_extract_string(j, '$.user_id')) = $1
+					OR coalesce(json_extract_string(j, '$.anonymousId'), json_extract_string(j, '$.anonymous_id')) IN (SELECT anonymous_id FROM erase_ids)
+				ELSE
+					contains(raw, $1) OR EXISTS (SELECT 1 FROM erase_ids WHERE contains(raw, anonymous_id))
+				END)`, userID)
 			if err != nil {
 				return fmt.Errorf("delete rejected events: %w", err)
 			}
@@ -281,22 +260,67 @@ func (s *Store) LakePending(ctx context.Context) ([]PendingErasure, error) {
 // they are what later events of the same devices are attributed by.
 func (s *Store) DeleteBefore(ctx context.Context, cutoff time.Time) (events, rejected int64, err error) {
 	err = s.exclusive(ctx, func(ctx context.Context) error {
-		res, err := s.wconn.ExecContext(ctx, `DELETE FROM events WHERE ts < ?`, cutoff)
-		if err != nil {
-			return fmt.Errorf("delete events: %w", err)
+		// The cutoff is recorded with the deletion, in one transaction:
+		// the lake relies on it to tell which hours the store holds whole.
+		if _, err := s.wconn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+			return fmt.Errorf("begin: %w", err)
 		}
-		events, _ = res.RowsAffected()
-		res, err = s.wconn.ExecContext(ctx, `DELETE FROM rejected WHERE received_at < ?`, cutoff)
-		if err != nil {
-			return fmt.Errorf("delete rejected events: %w", err)
+		var err error
+		if events, rejected, err = s.deleteBefore(ctx, cutoff); err != nil {
+			_, _ = s.wconn.ExecContext(context.Background(), "ROLLBACK")
+			return err
 		}
-		rejected, _ = res.RowsAffected()
+		if _, err := s.wconn.ExecContext(ctx, "COMMIT"); err != nil {
+			_, _ = s.wconn.ExecContext(context.Background(), "ROLLBACK")
+			return fmt.Errorf("commit: %w", err)
+		}
 		return nil
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("retention: %w", err)
 	}
 	return events, rejected, nil
+}
+
+// deleteBefore is DeleteBefore's transaction: the old events and rejected
+// events go, and the cutoff is recorded.
+func (s *Store) deleteBefore(ctx context.Context, cutoff time.Time) (events, rejected int64, err error) {
+	res, err := s.wconn.ExecContext(ctx, `DELETE FROM events WHERE ts < ?`, cutoff)
+	if err != nil {
+		return 0, 0, fmt.Errorf("delete events: %w", err)
+	}
+	events, _ = res.RowsAffected()
+	res, err = s.wconn.ExecContext(ctx, `DELETE FROM rejected WHERE received_at < ?`, cutoff)
+	if err != nil {
+		return 0, 0, fmt.Errorf("delete rejected events: %w", err)
+	}
+	rejected, _ = res.RowsAffected()
+	if _, err := s.wconn.ExecContext(ctx, `DELETE FROM retention_state WHERE cutoff < ?`, cutoff); err != nil {
+		return 0, 0, fmt.Errorf("record the retention cutoff: %w", err)
+	}
+	if _, err := s.wconn.ExecContext(ctx, `INSERT INTO retention_state
+		SELECT ?::TIMESTAMPTZ WHERE NOT EXISTS (SELECT 1 FROM retention_state WHERE cutoff >= ?)`, cutoff, cutoff); err != nil {
+		return 0, 0, fmt.Errorf("record the retention cutoff: %w", err)
+	}
+	return events, rejected, nil
+}
+
+// RetainedFrom is the start of the first hour the store holds whole: the
+// hour after the latest retention cutoff (zero when retention never ran).
+// Older hours may have lost events to retention.
+func (s *Store) RetainedFrom(ctx context.Context) (time.Time, error) {
+	var c sql.NullTime
+	if err := s.db.QueryRowContext(ctx, `SELECT max(cutoff) FROM retention_state`).Scan(&c); err != nil {
+		return time.Time{}, fmt.Errorf("read the retention cutoff: %w", err)
+	}
+	if !c.Valid {
+		return time.Time{}, nil
+	}
+	t := c.Time.UTC()
+	if h := t.Truncate(time.Hour); !h.Equal(t) {
+		return h.Add(time.Hour), nil
+	}
+	return t, nil
 }
 
 func newErasureID() string {

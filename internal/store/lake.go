@@ -37,11 +37,11 @@ type ParquetInfo struct {
 }
 
 // lakeColumns are the exported columns: the events table's, in order,
-// without actlog's own dedupe_key.
+// without actlog's own columns (dedupe_key, commit_seq).
 func lakeColumns() []string {
 	out := make([]string, 0, len(eventColumns))
 	for _, c := range eventColumns {
-		if c != "dedupe_key" {
+		if !internalColumns[c] {
 			out = append(out, c)
 		}
 	}

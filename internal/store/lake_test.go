@@ -142,11 +142,11 @@ func TestExportHour(t *testing.T) {
 	}
 
 	wantCols := lakeColumns()
-	if slices.Contains(wantCols, "dedupe_key") || len(wantCols) != len(eventColumns)-1 || wantCols[0] != "event_id" {
+	if slices.Contains(wantCols, "dedupe_key") || slices.Contains(wantCols, "commit_seq") || len(wantCols) != len(eventColumns)-2 || wantCols[0] != "event_id" {
 		t.Fatalf("lake columns %v", wantCols)
 	}
 	// The store's rows, selected independently of the export's select list.
-	storeQ := `SELECT * EXCLUDE (dedupe_key) REPLACE (properties::VARCHAR AS properties, context::VARCHAR AS context)
+	storeQ := `SELECT * EXCLUDE (dedupe_key, commit_seq) REPLACE (properties::VARCHAR AS properties, context::VARCHAR AS context)
 		FROM events WHERE ts >= ? AND ts < ? ORDER BY ts, source, event_id`
 	for _, tc := range []struct {
 		hour int

@@ -15,8 +15,12 @@ var eventColumns = [...]string{
 	"page_url", "page_path", "page_title", "referrer", "screen_name", "section", "banner",
 	"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
 	"device_type", "os", "browser", "ip", "properties", "context", "dedupe_key",
-	"violations",
+	"violations", "commit_seq",
 }
+
+// internalColumns are actlog's own columns of the events table, not part
+// of the lake export: the dedupe key and the commit number.
+var internalColumns = map[string]bool{"dedupe_key": true, "commit_seq": true}
 
 // jsonColumns are the events columns appended as text and cast to JSON.
 var jsonColumns = map[string]bool{"properties": true, "context": true, "violations": true}
@@ -185,6 +189,27 @@ CREATE TABLE IF NOT EXISTS erasures_pending (
 	user_id       VARCHAR NOT NULL,
 	anonymous_ids JSON    NOT NULL
 );`,
+	// 13: the identity watermark counts commits, not rowids. Deleting rows
+	// (erasure, retention) makes DuckDB renumber the rowids of the rows
+	// after them at a later checkpoint, which a rowid watermark cannot
+	// survive; commit_seq is the writer's commit number, stored on each
+	// row, rising with every commit. The identifies not yet linked are
+	// linked first; the rows from before have no commit number.
+	13: `
+INSERT INTO identity_links SELECT anonymous_id, user_id, ts FROM events
+	WHERE rowid > (SELECT through FROM identity_state)
+		AND type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL;
+ALTER TABLE events ADD COLUMN IF NOT EXISTS commit_seq BIGINT;
+UPDATE identity_state SET through = 0;
+CREATE OR REPLACE VIEW identity_links_all AS
+	SELECT anonymous_id, user_id, ts FROM identity_links
+	UNION ALL
+	SELECT anonymous_id, user_id, ts FROM events
+	WHERE commit_seq > (SELECT through FROM identity_state)
+		AND type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL;
+-- The latest retention cutoff: the store holds every hour from the one
+-- after it whole; the lake keeps the older ones.
+CREATE TABLE IF NOT EXISTS retention_state (cutoff TIMESTAMPTZ NOT NULL);`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -32,8 +32,9 @@ type Result struct {
 // Three locks keep it read-only: the text must parse as exactly one SELECT
 // (DuckDB's json_serialize_sql serialises nothing else, and is a parse that
 // executes nothing); it runs in a READ ONLY transaction; and the database
-// was opened with external access disabled and configuration locked, so no
-// file can be read or written and no setting changed.
+// was opened with external access disabled (but for the export directory,
+// where the lake export stages its Parquet files) and configuration
+// locked, so no other file can be read, none written, no setting changed.
 func (s *Store) ReadOnly(ctx context.Context, query string, maxRows int) (*Result, error) {
 	if strings.TrimSpace(query) == "" {
 		return nil, &QueryError{"sql is empty"}

@@ -22,6 +22,11 @@ import (
 // ErrClosed is returned by Write once the store is closing.
 var ErrClosed = errors.New("store closed")
 
+// ErrInvalidated is reported once DuckDB has invalidated the database after
+// a fatal I/O error (a full disk during a checkpoint, say): every later
+// commit fails until the database is opened again.
+var ErrInvalidated = errors.New("store invalidated by a fatal error: it must be reopened")
+
 // ErrOverloaded is returned by Write when the write queue stays full until
 // the caller's deadline.
 var ErrOverloaded = errors.New("store write queue full")
@@ -104,12 +109,17 @@ type Store struct {
 	done     chan struct{} // closed when the writer has stopped
 	ckptDone chan struct{} // closed when the checkpointer has stopped
 	closing  atomic.Bool
+	fatal    chan struct{} // closed once the database is invalidated
+	fatalOne sync.Once
 	lastErr  atomic.Pointer[error] // last commit failure, nil after a success
 	closeMu  sync.Mutex
 	closed   bool
 	dedupe   *dedupe
 	sessions *sessionizer
 	linksDue bool // identifies were stored since the links last caught up (writer-owned)
+	// commitSeq is the number of the last commit (writer-owned): each
+	// commit stores the next on its rows (commit_seq).
+	commitSeq int64
 	// linksBehind is linksDue for readers: identity_links lacks the links
 	// of some stored identifies, which only the views' tail holds.
 	linksBehind atomic.Bool
@@ -145,6 +155,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		ckptDone: make(chan struct{}),
+		fatal:    make(chan struct{}),
 		dedupe:   newDedupe(opts.DedupeWindow, opts.DedupeMaxIDs),
 		sessions: newSessionizer(opts.SessionTimeout),
 	}
@@ -174,6 +185,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.log.Info("store opened", "path", path, "dedupe_ids", s.dedupe.size(), "live_sessions", len(s.sessions.live), "restore", time.Since(start).Round(time.Millisecond))
 	if s.wconn, err = db.Conn(ctx); err != nil {
 		return fail(fmt.Errorf("writer connection: %w", err))
+	}
+	if err := s.wconn.QueryRowContext(ctx, `SELECT coalesce(max(commit_seq), 0) FROM events`).Scan(&s.commitSeq); err != nil {
+		_ = s.wconn.Close()
+		return fail(fmt.Errorf("read the last commit number: %w", err))
 	}
 	// Links of identifies stored before a crash.
 	if err := s.catchUpLinks(ctx); err != nil {
@@ -298,6 +313,7 @@ func eventAppenderSpec() (string, []duckdb.TypeInfo, error) {
 	typeOf := map[string]duckdb.Type{
 		"seq": duckdb.TYPE_BIGINT, "ts": duckdb.TYPE_TIMESTAMP_TZ, "client_ts": duckdb.TYPE_TIMESTAMP_TZ,
 		"sent_at": duckdb.TYPE_TIMESTAMP_TZ, "received_at": duckdb.TYPE_TIMESTAMP_TZ, "dedupe_key": duckdb.TYPE_UBIGINT,
+		"commit_seq": duckdb.TYPE_BIGINT,
 	}
 	var types []duckdb.TypeInfo
 	var sel []string
@@ -337,10 +353,35 @@ func (s *Store) Ready() error {
 	if s.closing.Load() {
 		return ErrClosed
 	}
+	select {
+	case <-s.fatal:
+		return ErrInvalidated
+	default:
+	}
 	if p := s.lastErr.Load(); p != nil {
 		return fmt.Errorf("last commit failed: %w", *p)
 	}
 	return nil
+}
+
+// Invalidated is closed when DuckDB has invalidated the database after a
+// fatal I/O error: the store then only fails, and its owner should close
+// it and open it again (the rows committed before are on disk; every
+// request answered since was answered with an error).
+func (s *Store) Invalidated() <-chan struct{} { return s.fatal }
+
+// checkFatal notes err if it says DuckDB invalidated the database.
+func (s *Store) checkFatal(err error) {
+	if err == nil {
+		return
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "database has been invalidated") || strings.Contains(msg, "FATAL Error") {
+		s.fatalOne.Do(func() {
+			s.log.Error("the database was invalidated by a fatal error; it must be reopened", "err", err)
+			close(s.fatal)
+		})
+	}
 }
 
 // Close stops accepting writes, commits everything queued, stops the writer
@@ -418,6 +459,7 @@ func (s *Store) checkpoints() {
 				// Typically a write transaction was open; the next tick
 				// tries again, and the log checkpoints itself past 256 MB.
 				s.log.Debug("checkpoint skipped", "err", err)
+				s.checkFatal(err)
 			} else {
 				s.metrics.checkpointSeconds.Observe(took.Seconds())
 			}

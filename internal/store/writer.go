@@ -109,6 +109,7 @@ func (s *Store) commitGroup(group []*writeReq) {
 func (s *Store) finish(group []*writeReq, res groupResult, err error, start time.Time) {
 	if err != nil {
 		s.lastErr.Store(&err)
+		s.checkFatal(err)
 		s.metrics.commitErrors.Inc()
 		s.log.Error("commit failed", "requests", len(group), "err", err)
 	} else {
@@ -137,6 +138,7 @@ func (s *Store) finish(group []*writeReq, res groupResult, err error, start time
 func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 	ctx := context.Background()
 	now := time.Now().UTC()
+	seq := s.commitSeq + 1
 	s.dedupe.rotate(now)
 	keys := s.keys[:0]
 	defer func() { s.keys = keys[:0] }()
@@ -193,7 +195,7 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 					s.sessions.assign(e)
 					derived = append(derived, e)
 				}
-				if err := ev.AppendRow(eventRow(e, k)...); err != nil {
+				if err := ev.AppendRow(eventRow(e, k, seq)...); err != nil {
 					return fmt.Errorf("append event: %w", err)
 				}
 				if e.Type == event.Identify {
@@ -243,6 +245,7 @@ func (s *Store) commit(group []*writeReq) (res groupResult, err error) {
 	}
 	s.sessions.commit()
 	s.dedupe.add(keys, now)
+	s.commitSeq = seq
 	return res, nil
 }
 
@@ -270,7 +273,7 @@ func (s *Store) maintain(now time.Time) {
 
 // eventRow is e as the values of one events row, in the order of
 // eventColumns; properties and context are text that the INSERT casts.
-func eventRow(e *event.Event, key uint64) []driver.Value {
+func eventRow(e *event.Event, key uint64, commit int64) []driver.Value {
 	return []driver.Value{
 		e.EventID, e.Source, string(e.Type), text(e.Event),
 		text(e.AnonymousID), text(e.UserID), text(e.SessionID), seq(e.Seq, e.HasSeq),
@@ -279,7 +282,7 @@ func eventRow(e *event.Event, key uint64) []driver.Value {
 		text(e.Section), text(e.Banner),
 		text(e.UTMSource), text(e.UTMMedium), text(e.UTMCampaign), text(e.UTMTerm), text(e.UTMContent),
 		text(e.DeviceType), text(e.OS), text(e.Browser), text(e.IP),
-		jsonText(e.Properties), jsonText(e.Context), key, violationsJSON(e.Violations),
+		jsonText(e.Properties), jsonText(e.Context), key, violationsJSON(e.Violations), commit,
 	}
 }
 
@@ -372,7 +375,7 @@ func (s *Store) commitOffsets(ctx context.Context, conn driver.Conn, group []*wr
 }
 
 // catchUpLinks appends to identity_links the links made by the identify
-// events stored since the last catch-up (rowid above identity_state's
+// events stored since the last catch-up (commit_seq above identity_state's
 // through), and moves through, in one transaction. It runs in the writer
 // goroutine (or before it starts), between commits: no row is appended
 // meanwhile, so every row up to the new through is committed. Until then,
@@ -383,8 +386,8 @@ func (s *Store) catchUpLinks(ctx context.Context) error {
 	if err := ex.QueryRowContext(ctx, `SELECT through FROM identity_state`).Scan(&through); err != nil {
 		return fmt.Errorf("read identity state: %w", err)
 	}
-	if err := ex.QueryRowContext(ctx, `SELECT coalesce(max(rowid), ?) FROM events WHERE rowid > ?`, through, through).Scan(&last); err != nil {
-		return fmt.Errorf("read last rowid: %w", err)
+	if err := ex.QueryRowContext(ctx, `SELECT coalesce(max(commit_seq), ?) FROM events WHERE commit_seq > ?`, through, through).Scan(&last); err != nil {
+		return fmt.Errorf("read the last commit number: %w", err)
 	}
 	if last == through {
 		return nil
@@ -393,7 +396,7 @@ func (s *Store) catchUpLinks(ctx context.Context) error {
 		return fmt.Errorf("begin identity links: %w", err)
 	}
 	_, err := ex.ExecContext(ctx, `INSERT INTO identity_links SELECT anonymous_id, user_id, ts FROM events
-		WHERE rowid > ? AND rowid <= ? AND type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL`, through, last)
+		WHERE commit_seq > ? AND commit_seq <= ? AND type = 'identify' AND user_id IS NOT NULL AND anonymous_id IS NOT NULL`, through, last)
 	if err == nil {
 		_, err = ex.ExecContext(ctx, `UPDATE identity_state SET through = ?`, last)
 	}
