@@ -156,6 +156,7 @@ type IngestConfig struct {
 	MaxBatchEvents  int      `yaml:"max_batch_events"`
 	MaxEventName    int      `yaml:"max_event_name"`
 	CommitTimeout   Duration `yaml:"commit_timeout"`
+	MaxInFlight     int      `yaml:"max_in_flight"` // requests answered at once; more are answered 503
 	RetryAfter      Duration `yaml:"retry_after"`
 	RateLimit       float64  `yaml:"rate_limit"` // default events/s per write key; 0 = unlimited
 	RateBurst       int      `yaml:"rate_burst"`
@@ -211,6 +212,7 @@ func defaultConfig() Config {
 			MaxBatchEvents:  2500,
 			MaxEventName:    event.DefaultMaxEventName,
 			CommitTimeout:   Duration(2 * time.Second),
+			MaxInFlight:     1024,
 			RetryAfter:      Duration(time.Second),
 			RateLimit:       0,
 			MaxFuture:       Duration(10 * time.Minute),
@@ -408,6 +410,9 @@ func (c *Config) validate() error {
 	if in.MaxEventBytes < 256 || int64(in.MaxEventBytes) > in.MaxRequestBytes {
 		bad("ingest.max_event_bytes must be between 256 and ingest.max_request_bytes")
 	}
+	if in.MaxInFlight < 1 {
+		bad("ingest.max_in_flight must be at least 1")
+	}
 	if in.MaxBatchEvents < 1 {
 		bad("ingest.max_batch_events must be at least 1")
 	}
@@ -501,6 +506,7 @@ func (c *Config) ingestOptions() ingest.Options {
 		MaxRequestBytes: c.Ingest.MaxRequestBytes,
 		MaxBatchEvents:  c.Ingest.MaxBatchEvents,
 		CommitTimeout:   time.Duration(c.Ingest.CommitTimeout),
+		MaxInFlight:     c.Ingest.MaxInFlight,
 		RetryAfter:      time.Duration(c.Ingest.RetryAfter),
 		Enrich: ingest.EnrichOptions{
 			IP:            c.ipMode(),

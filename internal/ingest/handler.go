@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -57,10 +58,14 @@ type Options struct {
 	MaxRequestBytes int64         // body, after decompression; default 512 KiB
 	MaxBatchEvents  int           // default 2500
 	CommitTimeout   time.Duration // how long a request waits for durability; default 2 s
-	RetryAfter      time.Duration // advertised on 429/503; default 1 s
-	TrustedProxies  []netip.Prefix
-	Enrich          EnrichOptions
-	Plan            Plan // nil: no tracking plan
+	// MaxInFlight bounds the requests answered at once (default 1024):
+	// beyond it a request is answered 503 at once, before its body is
+	// read, so that a burst cannot grow memory without bound.
+	MaxInFlight    int
+	RetryAfter     time.Duration // advertised on 429/503; default 1 s
+	TrustedProxies []netip.Prefix
+	Enrich         EnrichOptions
+	Plan           Plan // nil: no tracking plan
 }
 
 func (o *Options) setDefaults() {
@@ -72,6 +77,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.CommitTimeout <= 0 {
 		o.CommitTimeout = 2 * time.Second
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 1024
 	}
 	if o.RetryAfter <= 0 {
 		o.RetryAfter = time.Second
@@ -102,6 +110,7 @@ type Handler struct {
 	states     sync.Pool
 	gzipReader sync.Pool
 	metrics    *metrics
+	inFlight   atomic.Int64
 }
 
 // New returns the ingest handler. log and reg may be nil.
@@ -152,19 +161,24 @@ func New(sink Sink, log *slog.Logger, reg prometheus.Registerer, opts Options) (
 	return h, nil
 }
 
-// Register adds the tracking routes to mux.
+// Register adds the tracking routes to mux. Each pattern is logged at debug
+// level, so that the routes a process serves can be listed.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.Handle("/v1/batch", h.route(""))
+	handle := func(pattern string, handler http.Handler) {
+		mux.Handle(pattern, handler)
+		h.log.Debug("route", "pattern", pattern)
+	}
+	handle("/v1/batch", h.route(""))
 	// Segment's mobile libraries (analytics-swift, analytics-kotlin) post
 	// batches to <apiHost>/b and read their settings from
 	// <cdnHost>/projects/<writeKey>/settings.
-	mux.Handle("/v1/b", h.route(""))
-	mux.HandleFunc("GET /v1/projects/{key}/settings", h.settings)
-	mux.Handle("/v1/import", h.route(""))
+	handle("/v1/b", h.route(""))
+	handle("GET /v1/projects/{key}/settings", http.HandlerFunc(h.settings))
+	handle("/v1/import", h.route(""))
 	for _, t := range []event.Type{event.Track, event.Page, event.Screen, event.Identify, event.Group, event.Alias} {
-		mux.Handle("/v1/"+string(t), h.route(t))
+		handle("/v1/"+string(t), h.route(t))
 		// analytics.js and some SDKs use the one-letter paths.
-		mux.Handle("/v1/"+string(t[0]), h.route(t))
+		handle("/v1/"+string(t[0]), h.route(t))
 	}
 }
 
@@ -206,6 +220,14 @@ func (h *Handler) route(t event.Type) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if n := h.inFlight.Add(1); n > int64(h.opts.MaxInFlight) && r.Method != http.MethodOptions {
+			h.inFlight.Add(-1)
+			h.metrics.shed.Inc()
+			w.Header().Set("Retry-After", retryAfter(h.opts.RetryAfter))
+			h.metrics.observe(name, writeError(w, http.StatusServiceUnavailable, "too many requests in flight; retry"), time.Since(start))
+			return
+		}
+		defer h.inFlight.Add(-1)
 		h.metrics.inFlight.Inc()
 		defer h.metrics.inFlight.Dec()
 		code := h.serve(w, r, t)

@@ -16,6 +16,7 @@ type metrics struct {
 	sinkErrors prometheus.Counter
 	bytes      prometheus.Counter
 	inFlight   prometheus.Gauge
+	shed       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -49,9 +50,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "actlog_ingest_in_flight_requests",
 			Help: "Tracking API requests being answered.",
 		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "actlog_ingest_shed_total",
+			Help: "Requests answered 503 at once because ingest.max_in_flight requests were being answered.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.duration, m.events, m.rejected, m.limited, m.sinkErrors, m.bytes, m.inFlight)
+		reg.MustRegister(m.duration, m.events, m.rejected, m.limited, m.sinkErrors, m.bytes, m.inFlight, m.shed)
 	}
 	return m
 }

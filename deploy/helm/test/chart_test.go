@@ -982,6 +982,7 @@ type Config struct {
 		MaxBatchEvents  int      `yaml:"max_batch_events"`
 		MaxEventName    int      `yaml:"max_event_name"`
 		CommitTimeout   duration `yaml:"commit_timeout"`
+		MaxInFlight     int      `yaml:"max_in_flight"`
 		RetryAfter      duration `yaml:"retry_after"`
 		RateLimit       float64  `yaml:"rate_limit"`
 		RateBurst       int      `yaml:"rate_burst"`
