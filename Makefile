@@ -17,7 +17,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DASHBOARD := internal/web/ui/index.html
 DASHBOARD_SRC := $(shell find dashboard/src dashboard/build.mjs dashboard/package-lock.json -type f 2>/dev/null)
 
-.PHONY: help build run test test-short test-browser test-deploy fuzz bench check audit clean tracker dashboard
+.PHONY: help build run test test-short test-browser test-deploy test-soak fuzz bench check audit clean tracker dashboard
 
 help: ## show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ check: ## go vet and staticcheck
 	$(GO) vet ./...
 	@test -x $(GOBIN)/staticcheck || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...
+
+test-soak: build ## two minutes at the reference peak: fails when RSS keeps growing or a request fails (the hour: bash bench/soak/run.sh)
+	DURATION=2m SAMPLE=20s CHECK=1 REBUILD=0 bash bench/soak/run.sh
 
 audit: ## known vulnerabilities: govulncheck (reachable ones fail) and npm audit of the shipped JavaScript (high and critical fail)
 	@test -x $(GOBIN)/govulncheck || $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
