@@ -15,7 +15,7 @@ import (
 )
 
 // registerAnalyses adds the analysis endpoints (docs/api.md#analyses).
-func (a *API) registerAnalyses(mux *http.ServeMux) {
+func (a *API) registerAnalyses(mux router) {
 	e := a.opts.Analyses
 	mux.HandleFunc("POST /api/v1/funnel", a.auth(post(a, e.Funnel)))
 	mux.HandleFunc("POST /api/v1/paths", a.auth(post(a, e.Paths)))

@@ -96,7 +96,8 @@ func New(q Querier, log *slog.Logger, opts Options) (*API, error) {
 }
 
 // Register adds the API's routes to mux.
-func (a *API) Register(mux *http.ServeMux) {
+func (a *API) Register(serveMux *http.ServeMux) {
+	mux := routeLog{serveMux, a.log}
 	if a.q != nil {
 		mux.HandleFunc("POST /api/v1/sql", a.auth(a.sql))
 	}
@@ -120,6 +121,32 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /debug/pprof/", a.auth(pprof.Index))
 	mux.HandleFunc("GET /debug/pprof/profile", a.auth(pprof.Profile))
 	mux.HandleFunc("GET /debug/pprof/trace", a.auth(pprof.Trace))
+}
+
+// router is what the API registers its routes on: a ServeMux, through
+// routeLog.
+type router interface {
+	Handle(pattern string, handler http.Handler)
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+// routeLog registers routes on a ServeMux and logs each pattern at debug
+// level, so that the routes a process serves can be listed (the access
+// control test walks them all).
+type routeLog struct {
+	mux *http.ServeMux
+	log *slog.Logger
+}
+
+func (r routeLog) Handle(pattern string, handler http.Handler) {
+	r.mux.Handle(pattern, handler)
+	if r.log != nil {
+		r.log.Debug("route", "pattern", pattern)
+	}
+}
+
+func (r routeLog) HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request)) {
+	r.Handle(pattern, http.HandlerFunc(handler))
 }
 
 // Drain makes /readyz fail so load balancers stop sending traffic before

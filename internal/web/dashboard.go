@@ -46,7 +46,7 @@ type asset struct {
 // its files under /ui/. Files are revalidated by ETag (no-cache), sent
 // gzipped to browsers that take it. Without a built dashboard, the pages
 // say how to build it.
-func (a *API) registerDashboard(mux *http.ServeMux) {
+func (a *API) registerDashboard(mux router) {
 	assets := map[string]*asset{}
 	if a.opts.Dashboard != nil {
 		err := fs.WalkDir(a.opts.Dashboard, ".", func(p string, d fs.DirEntry, err error) error {

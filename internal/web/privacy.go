@@ -21,7 +21,7 @@ type Eraser interface {
 // answer; nil when the process holds no plan.
 type PlanInfo func() any
 
-func (a *API) registerPrivacy(mux *http.ServeMux) {
+func (a *API) registerPrivacy(mux router) {
 	mux.HandleFunc("DELETE /api/v1/users/{id}", a.auth(a.eraseUser))
 	mux.HandleFunc("GET /api/v1/erasures", a.auth(func(w http.ResponseWriter, r *http.Request) {
 		a.answer(w, r, func(ctx context.Context) (any, error) {
@@ -38,8 +38,8 @@ func (a *API) registerPrivacy(mux *http.ServeMux) {
 // timeout, and a client that goes away does not stop it.
 func (a *API) eraseUser(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if id == "" || len(id) > 1024 || !utf8.ValidString(id) {
-		writeError(w, http.StatusBadRequest, "user id must be 1 to 1024 bytes of text")
+	if id == "" || len(id) > 1024 || !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
+		writeError(w, http.StatusBadRequest, "user id must be 1 to 1024 bytes of text without NUL")
 		return
 	}
 	by := strings.TrimSpace(r.URL.Query().Get("requested_by"))

@@ -25,7 +25,7 @@ type SavedReports interface {
 var _ SavedReports = (*store.Store)(nil)
 
 // registerSaved serves the saved funnels at /api/v1/saved/funnels.
-func (a *API) registerSaved(mux *http.ServeMux) {
+func (a *API) registerSaved(mux router) {
 	const kind = "funnel"
 	s := a.opts.Saved
 	mux.HandleFunc("GET /api/v1/saved/funnels", a.auth(func(w http.ResponseWriter, r *http.Request) {

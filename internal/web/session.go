@@ -94,7 +94,7 @@ func (a *API) auth(next http.HandlerFunc) http.HandlerFunc {
 // registerSessions serves sign-in (POST, the admin token in the body),
 // whether signed in (GET, always 200) and sign-out (DELETE) at
 // /api/v1/session.
-func (a *API) registerSessions(mux *http.ServeMux) {
+func (a *API) registerSessions(mux router) {
 	mux.HandleFunc("POST /api/v1/session", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Token string `json:"token"`
