@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,9 +59,9 @@ type Options struct {
 	MaxRequestBytes int64         // body, after decompression; default 512 KiB
 	MaxBatchEvents  int           // default 2500
 	CommitTimeout   time.Duration // how long a request waits for durability; default 2 s
-	// MaxInFlight bounds the requests answered at once (default 1024):
-	// beyond it a request is answered 503 at once, before its body is
-	// read, so that a burst cannot grow memory without bound.
+	// MaxInFlight bounds the requests decoded and waiting for the sink at
+	// once (default 1024): beyond it a request is answered 503 as soon as
+	// its body is read, so that a burst cannot grow memory without bound.
 	MaxInFlight    int
 	RetryAfter     time.Duration // advertised on 429/503; default 1 s
 	TrustedProxies []netip.Prefix
@@ -220,14 +221,6 @@ func (h *Handler) route(t event.Type) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		if n := h.inFlight.Add(1); n > int64(h.opts.MaxInFlight) && r.Method != http.MethodOptions {
-			h.inFlight.Add(-1)
-			h.metrics.shed.Inc()
-			w.Header().Set("Retry-After", retryAfter(h.opts.RetryAfter))
-			h.metrics.observe(name, writeError(w, http.StatusServiceUnavailable, "too many requests in flight; retry"), time.Since(start))
-			return
-		}
-		defer h.inFlight.Add(-1)
 		h.metrics.inFlight.Inc()
 		defer h.metrics.inFlight.Dec()
 		code := h.serve(w, r, t)
@@ -272,8 +265,22 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t event.Type) in
 	st := h.states.Get().(*reqState)
 	defer h.states.Put(st)
 	if err := h.readBody(r, &st.body); err != nil {
+		if err.code == http.StatusRequestTimeout {
+			w.Header().Set("Retry-After", retryAfter(h.opts.RetryAfter))
+		}
 		return writeError(w, err.code, err.msg)
 	}
+	// The bound on requests past this point: their decoded events wait
+	// for the sink. Counted after the body is read, so that clients
+	// trickling bodies (bounded by http.read_timeout) cannot take the
+	// places of the others.
+	if n := h.inFlight.Add(1); n > int64(h.opts.MaxInFlight) {
+		h.inFlight.Add(-1)
+		h.metrics.shed.Inc()
+		w.Header().Set("Retry-After", retryAfter(h.opts.RetryAfter))
+		return writeError(w, http.StatusServiceUnavailable, "too many requests in flight; retry")
+	}
+	defer h.inFlight.Add(-1)
 	req, err := parseBody(&st.parser, st.body.Bytes(), t, h.opts.MaxBatchEvents)
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, err.Error())
@@ -399,6 +406,10 @@ func (h *Handler) readBody(r *http.Request, buf *bytes.Buffer) *apiError {
 		return tooLarge()
 	}
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// http.read_timeout cut a slow body: the client may retry.
+			return &apiError{http.StatusRequestTimeout, "body not received in time; retry"}
+		}
 		if enc == "gzip" {
 			return &apiError{http.StatusBadRequest, "invalid or truncated gzip body"}
 		}

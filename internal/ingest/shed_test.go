@@ -31,8 +31,8 @@ func (g *gate) Write(ctx context.Context, b *event.Batch) error {
 }
 
 // TestShedBeyondMaxInFlight: with MaxInFlight requests waiting for the
-// store, the next one is answered 503 with Retry-After at once, before its
-// body is read; the waiting ones are stored when the store answers.
+// store, the next one is answered 503 with Retry-After as soon as its body
+// is read; the waiting ones are stored when the store answers.
 func TestShedBeyondMaxInFlight(t *testing.T) {
 	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir()})
 	if err != nil {
