@@ -241,9 +241,9 @@ func TestBadInputCorpus(t *testing.T) {
 		{name: "batch of max_batch_events (2,500)", events: many(2500), status: 200, accepted: 2500},
 		{name: "batch of more than max_batch_events (2,501)", events: many(2501), status: 400, err: "batch has 2501 events, more than the limit of 2500"},
 		{name: "deep nesting: 10,000 levels", events: []string{ok("bi-deep", `,"properties":`+nested(10000))}, sibling: true,
-			status: 400, err: "invalid JSON"},
+			status: 400, err: "JSON nested deeper than 300 levels"},
 		{name: "deep nesting: 301 levels", events: []string{ok("bi-deep301", `,"properties":`+nested(297))}, sibling: true,
-			status: 400, err: "invalid JSON"},
+			status: 400, err: "JSON nested deeper than 300 levels"},
 		{name: "nesting of 250 levels", events: []string{ok("bi-deep250", `,"properties":`+nested(250))}, sibling: true,
 			status: 200, accepted: 2, check: equal("bi-deep250", "json_extract(properties, '$"+strings.Repeat(".a", 250)+"')", 1)},
 

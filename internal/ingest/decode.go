@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -49,6 +50,9 @@ func parseBody(p *fastjson.Parser, body []byte, typ event.Type, maxEvents int) (
 	}
 	root, err := p.ParseBytes(body)
 	if err != nil {
+		if strings.Contains(err.Error(), "too big depth") {
+			return r, decodeErr("JSON nested deeper than %d levels", fastjson.MaxDepth)
+		}
 		return r, jsonSyntaxErr(body)
 	}
 	if root.Type() != fastjson.TypeObject {

@@ -149,6 +149,7 @@ func checkRejected(tb testing.TB, rj, full event.Rejected, max int) {
 var safeReason = regexp.MustCompile(`^(?:` + strings.Join([]string{
 	`empty body`,
 	`invalid JSON(?: at byte \d+)?`,
+	`JSON nested deeper than \d+ levels`,
 	`body must be a JSON object`,
 	`writeKey must be a string`,
 	`batch is required`,
