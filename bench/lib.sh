@@ -32,7 +32,7 @@ start_kafka_dev() {
   kp=$(python3 -c '
 import socket, random
 for _ in range(200):
-    p = random.randint(20000, 60000)
+    p = random.randint(20000, 32000)  # below the ephemeral range: a client socket cannot take it
     socks = []
     try:
         for q in (p, p + 1, p + 2):
