@@ -96,6 +96,11 @@ func roleCmd(ctx context.Context, r role, args, env []string, stdout, stderr io.
 // clients are refused meanwhile and retry, nothing acknowledged is lost.
 // A signal during the wait ends it.
 func superviseRole(ctx context.Context, r role, cfg Config, log *slog.Logger, stdout io.Writer, demo bool, demoRate float64) error {
+	// Signals are caught for the whole run, so that one arriving between
+	// two runs of the role is not left to its default action.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	wait := time.Second
 	for reopening := false; ; reopening = true {
 		err := runRole(ctx, r, cfg, log, stdout, demo, demoRate, reopening)
@@ -107,15 +112,15 @@ func superviseRole(ctx context.Context, r role, cfg Config, log *slog.Logger, st
 		}
 		log.Error("the store must be reopened: restarting the role", "err", err, "in", wait.String())
 		stopFallback := serveUnavailable(cfg, log, wait)
-		sctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 		select {
-		case <-sctx.Done():
-			stop()
+		case <-sigs:
+			stopFallback()
+			return err
+		case <-ctx.Done():
 			stopFallback()
 			return err
 		case <-time.After(wait):
 		}
-		stop()
 		stopFallback()
 		wait = min(2*wait, 30*time.Second)
 	}
